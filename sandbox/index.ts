@@ -1,0 +1,108 @@
+/**
+ * The sandbox of real parts: a Temporal dev server, an S3-compatible server and N SSH hosts, all on
+ * loopback. `up` installs what is missing (cached) and starts what is not running; `down` stops
+ * exactly the processes `up` recorded, by pid and start time.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writeMedusaIni } from './env';
+import { startS3 } from './parts/s3';
+import { startSshHosts } from './parts/ssh-hosts';
+import { startTemporal } from './parts/temporal';
+import { isRunning, SandboxError, Started, stopProcess } from './proc';
+import { installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION } from './settings';
+
+const run = promisify(execFile);
+
+interface State {
+  hosts: number;
+  processes: Started[];
+}
+
+function stateFile(s: SandboxSettings): string {
+  return join(s.dir, 'state.json');
+}
+
+function readState(s: SandboxSettings): State | undefined {
+  const f = stateFile(s);
+  if (!existsSync(f)) return undefined;
+  return JSON.parse(readFileSync(f, 'utf8')) as State;
+}
+
+function writeState(s: SandboxSettings, state: State): void {
+  writeFileSync(stateFile(s), JSON.stringify(state, null, 2) + '\n');
+}
+
+export interface PartStatus {
+  part: string;
+  pid: number;
+  running: boolean;
+  log: string;
+}
+
+export function status(s: SandboxSettings): PartStatus[] {
+  return (readState(s)?.processes ?? []).map((p) => ({ part: p.part, pid: p.pid, running: isRunning(p), log: p.log }));
+}
+
+/** True when a recorded sandbox is up and every one of its processes is alive. */
+export function isUp(s: SandboxSettings): boolean {
+  const st = status(s);
+  return st.length > 0 && st.every((p) => p.running);
+}
+
+export async function install(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<void> {
+  log('installing missing parts (cached in ' + s.cache + ')');
+  try {
+    await run('bash', [installScript], {
+      env: { ...process.env, MEDUSA_SANDBOX_CACHE: s.cache, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    const last = (err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ');
+    throw new SandboxError(`installing the sandbox parts failed (sandbox/install.sh): ${last}`);
+  }
+}
+
+/** Starts the sandbox. Returns false (and does nothing) when it is already running. */
+export async function up(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<boolean> {
+  if (isUp(s)) return false;
+  if (readState(s)) await down(s); // a half-dead sandbox: clear it before starting again
+  mkdirSync(s.dir, { recursive: true });
+  await install(s, log);
+  const state: State = { hosts: s.hosts, processes: [] };
+  const track = (p: Started) => {
+    state.processes.push(p);
+    writeState(s, state);
+  };
+  try {
+    log('starting the Temporal dev server');
+    await startTemporal(s, track);
+    log('starting the S3 server');
+    await startS3(s, track);
+    log(`starting ${s.hosts} SSH host(s)`);
+    await startSshHosts(s, track);
+  } catch (e) {
+    await down(s);
+    throw e;
+  }
+  writeMedusaIni(s);
+  return true;
+}
+
+/** Stops every process the sandbox started; data and keys stay unless `purge`. */
+export async function down(s: SandboxSettings, opts: { purge?: boolean } = {}): Promise<string[]> {
+  const state = readState(s);
+  const stopped: string[] = [];
+  for (const p of [...(state?.processes ?? [])].reverse()) {
+    if (isRunning(p)) {
+      await stopProcess(p);
+      stopped.push(`${p.part} (pid ${p.pid})`);
+    }
+  }
+  rmSync(stateFile(s), { force: true });
+  if (opts.purge) rmSync(s.dir, { recursive: true, force: true });
+  return stopped;
+}

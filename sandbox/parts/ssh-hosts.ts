@@ -1,0 +1,121 @@
+/**
+ * SSH test hosts: one real OpenSSH sshd per loopback address 127.0.0.2 … 127.0.0.(N+1).
+ *
+ * Each sshd runs in its own mount and UTS namespace (`unshare --mount --uts`), so every host has
+ * its own hostname and its own view of the paths a Cassandra machine cares about:
+ *
+ *   <sandbox>/hosts/<address>/fs/var/lib/cassandra  →  /var/lib/cassandra
+ *   <sandbox>/hosts/<address>/fs/etc/cassandra      →  /etc/cassandra
+ *   <sandbox>/hosts/<address>/fs/var/log/cassandra  →  /var/log/cassandra
+ *   <sandbox>/hosts/<address>/fs/tmp                →  /tmp
+ *
+ * A command or SFTP session on 127.0.0.3 therefore sees 127.0.0.3's files at the usual paths and
+ * nothing of 127.0.0.2's. Host keys are made once and kept, so known_hosts stays valid across
+ * restarts; the client logs in as root with the sandbox key.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertPortFree, portOpen, SandboxError, startDaemon, Started, waitReady } from '../proc';
+import { hostAddress, SandboxSettings } from '../settings';
+
+/** The paths each host sees privately (mount points are created empty on the real machine if missing). */
+export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra', '/tmp'];
+const SSHD = '/usr/sbin/sshd';
+
+export interface SshPaths {
+  dir: string;
+  key: string;
+  knownHosts: string;
+  authorizedKeys: string;
+}
+
+export function sshPaths(s: SandboxSettings): SshPaths {
+  const dir = join(s.dir, 'ssh');
+  return { dir, key: join(dir, 'id_ed25519'), knownHosts: join(dir, 'known_hosts'), authorizedKeys: join(dir, 'authorized_keys') };
+}
+
+export function hostDir(s: SandboxSettings, address: string): string {
+  return join(s.dir, 'hosts', address);
+}
+
+/** Where a host's private path lives on the real file system (e.g. for tests that plant a file on one host). */
+export function hostPath(s: SandboxSettings, address: string, path: string): string {
+  return join(hostDir(s, address), 'fs', path);
+}
+
+function keygen(file: string, comment: string): void {
+  if (existsSync(file)) return;
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+}
+
+function sshdConfig(s: SandboxSettings, address: string, paths: SshPaths): string {
+  const dir = hostDir(s, address);
+  return [
+    `ListenAddress ${address}:${s.sshPort}`,
+    `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
+    `PidFile ${join(dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${paths.authorizedKeys}`,
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    'PermitRootLogin prohibit-password',
+    'UsePAM no',
+    'StrictModes no',
+    // Many workers may connect at once in tests; keep OpenSSH's real per-connection MaxSessions (10).
+    'MaxStartups 100:30:200',
+    'Subsystem sftp internal-sftp',
+    `SetEnv SANDBOX_HOST=${address}`,
+    '',
+  ].join('\n');
+}
+
+/** Creates keys, known_hosts and per-host directories; idempotent. */
+export function prepareSshHosts(s: SandboxSettings): SshPaths {
+  const paths = sshPaths(s);
+  mkdirSync(paths.dir, { recursive: true });
+  keygen(paths.key, 'medusa-sandbox-client');
+  writeFileSync(paths.authorizedKeys, readFileSync(`${paths.key}.pub`));
+  const known: string[] = [];
+  for (let i = 0; i < s.hosts; i++) {
+    const address = hostAddress(i);
+    const dir = hostDir(s, address);
+    for (const p of PRIVATE_PATHS) mkdirSync(hostPath(s, address, p), { recursive: true });
+    chmodSync(hostPath(s, address, '/tmp'), 0o1777);
+    keygen(join(dir, 'ssh_host_ed25519_key'), `sandbox-host-${address}`);
+    writeFileSync(join(dir, 'sshd_config'), sshdConfig(s, address, paths));
+    const [type, blob] = readFileSync(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
+    const name = s.sshPort === 22 ? address : `[${address}]:${s.sshPort}`;
+    known.push(`${name} ${type} ${blob}`);
+  }
+  writeFileSync(paths.knownHosts, known.join('\n') + '\n');
+  return paths;
+}
+
+export async function startSshHosts(s: SandboxSettings, track: (p: Started) => void): Promise<void> {
+  if (!existsSync(SSHD)) throw new SandboxError(`${SSHD} is missing: run sandbox/install.sh ssh (installs openssh-server)`);
+  for (let i = 0; i < s.hosts; i++) await assertPortFree(hostAddress(i), s.sshPort, `SSH host ${hostAddress(i)}`, 'SANDBOX_SSH_PORT');
+  prepareSshHosts(s);
+  // sshd as root insists on its privilege-separation directory.
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  for (const p of PRIVATE_PATHS) mkdirSync(p, { recursive: true });
+  const started: Started[] = [];
+  for (let i = 0; i < s.hosts; i++) {
+    const address = hostAddress(i);
+    const dir = hostDir(s, address);
+    const binds = PRIVATE_PATHS.map((p) => `mount --bind '${hostPath(s, address, p)}' '${p}'`).join(' && ');
+    const p = startDaemon({
+      part: `SSH host ${address}`,
+      command: 'unshare',
+      // unshare execs sh, which execs sshd: the pid we record is sshd's own.
+      args: ['--mount', '--uts', '--propagation', 'private', '/bin/sh', '-c',
+        `hostname node${i + 1} && ${binds} && exec ${SSHD} -D -e -f '${join(dir, 'sshd_config')}'`],
+      log: join(dir, 'sshd.log'),
+    });
+    track(p);
+    started.push(p);
+  }
+  for (let i = 0; i < s.hosts; i++) {
+    await waitReady(started[i], () => portOpen(hostAddress(i), s.sshPort), 20_000);
+  }
+}

