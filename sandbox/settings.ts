@@ -33,7 +33,7 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): SandboxSettings {
   return {
     dir: resolve(env.MEDUSA_SANDBOX_DIR || join(repoRoot, '.sandbox')),
-    cache: resolve(env.MEDUSA_SANDBOX_CACHE || join(homedir(), '.cache', 'medusa-sandbox')),
+    cache: resolve(env.MEDUSA_SANDBOX_CACHE || join(env.HOME || homedir(), '.cache', 'medusa-sandbox')),
     hosts: intFromEnv(env, 'SANDBOX_HOSTS', 3, 1, 200),
     temporalPort: intFromEnv(env, 'SANDBOX_TEMPORAL_PORT', 7233, 1, 65535),
     temporalUiPort: intFromEnv(env, 'SANDBOX_TEMPORAL_UI_PORT', 8233, 1, 65535),

@@ -47,7 +47,7 @@ export async function startS3(s: SandboxSettings, track: (p: Started) => void): 
   await assertPortFree(S3_HOST, s.s3Port, 'S3 server', 'SANDBOX_S3_PORT');
   const creds = s3Credentials(s);
   const data = join(s3Dir(s), 'data');
-  mkdirSync(data, { recursive: true });
+  if (!existsSync(data)) mkdirSync(data, { recursive: true });
   const p = startDaemon({
     part: 'S3 server (versitygw)',
     command: versitygwBin(s),

@@ -7,20 +7,21 @@
  *   <sandbox>/hosts/<address>/fs/var/lib/cassandra  →  /var/lib/cassandra
  *   <sandbox>/hosts/<address>/fs/etc/cassandra      →  /etc/cassandra
  *   <sandbox>/hosts/<address>/fs/var/log/cassandra  →  /var/log/cassandra
- *   <sandbox>/hosts/<address>/fs/tmp                →  /tmp
  *
+ * /tmp stays shared: the sandbox directory itself may live there, and sshd must keep reading its
+ * configuration and keys after the private mounts are made.
  * A command or SFTP session on 127.0.0.3 therefore sees 127.0.0.3's files at the usual paths and
  * nothing of 127.0.0.2's. Host keys are made once and kept, so known_hosts stays valid across
  * restarts; the client logs in as root with the sandbox key.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertPortFree, portOpen, SandboxError, startDaemon, Started, waitReady } from '../proc';
 import { hostAddress, SandboxSettings } from '../settings';
 
 /** The paths each host sees privately (mount points are created empty on the real machine if missing). */
-export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra', '/tmp'];
+export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra'];
 const SSHD = '/usr/sbin/sshd';
 
 export interface SshPaths {
@@ -81,7 +82,6 @@ export function prepareSshHosts(s: SandboxSettings): SshPaths {
     const address = hostAddress(i);
     const dir = hostDir(s, address);
     for (const p of PRIVATE_PATHS) mkdirSync(hostPath(s, address, p), { recursive: true });
-    chmodSync(hostPath(s, address, '/tmp'), 0o1777);
     keygen(join(dir, 'ssh_host_ed25519_key'), `sandbox-host-${address}`);
     writeFileSync(join(dir, 'sshd_config'), sshdConfig(s, address, paths));
     const [type, blob] = readFileSync(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
@@ -95,6 +95,8 @@ export function prepareSshHosts(s: SandboxSettings): SshPaths {
 export async function startSshHosts(s: SandboxSettings, track: (p: Started) => void): Promise<void> {
   if (!existsSync(SSHD)) throw new SandboxError(`${SSHD} is missing: run sandbox/install.sh ssh (installs openssh-server)`);
   for (let i = 0; i < s.hosts; i++) await assertPortFree(hostAddress(i), s.sshPort, `SSH host ${hostAddress(i)}`, 'SANDBOX_SSH_PORT');
+  const hidden = PRIVATE_PATHS.find((p) => s.dir === p || s.dir.startsWith(`${p}/`));
+  if (hidden) throw new SandboxError(`the sandbox directory ${s.dir} is inside ${hidden}, which each SSH host mounts privately; set MEDUSA_SANDBOX_DIR elsewhere`);
   prepareSshHosts(s);
   // sshd as root insists on its privilege-separation directory.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });

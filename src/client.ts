@@ -1,0 +1,63 @@
+/**
+ * The `medusa` command. Global options come before the command, as in cassandra-medusa:
+ *   medusa [--config-file F] [--fqdn X] [--prefix P] [--bucket-name B] [-v] <command> …
+ * Each command lives in src/commands/; this file only registers them and turns errors into exit codes.
+ */
+import { Command, Option } from 'commander';
+import { checkWorkerCommand } from './commands/check-worker';
+import { ExitError } from './errors';
+import { runWorker } from './worker';
+import { VERSION } from './version';
+
+export function buildProgram(): Command {
+  const program = new Command('medusa')
+    .description('Cassandra backups, Medusa-compatible, orchestrated by Temporal')
+    .version(VERSION, '--version')
+    .addOption(new Option('--config-file <file>', 'medusa.ini to read').env('MEDUSA_CONFIG_FILE').default('/etc/medusa/medusa.ini'))
+    .option('--fqdn <name>', "the node to act on (default: [storage] fqdn, else this host's name)")
+    .option('--prefix <prefix>', 'prefix for every object in the bucket (several clusters in one bucket)')
+    .option('--bucket-name <name>', 'bucket (or local directory under base_path) holding the backups')
+    .option('--key-file <file>', 'storage credentials file')
+    .option('-v, --verbose', 'more output', false)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program.command('check-worker')
+    .description('check that a worker polls the task queue, by running a tiny workflow on it')
+    .option('--task-queue <queue>', 'task queue to check (default: the central queue "medusa")')
+    .option('--timeout <seconds>', 'give up after this many seconds', '30')
+    .action(async (o: { taskQueue?: string; timeout: string }) => {
+      const timeoutSeconds = Number(o.timeout);
+      if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new ExitError(`--timeout must be a whole number of seconds ≥ 1, not ${o.timeout}`, 2);
+      await checkWorkerCommand({ taskQueue: o.taskQueue, timeoutSeconds });
+    });
+
+  program.command('worker')
+    .description('run a worker against the configured Temporal server (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …)')
+    .option('--task-queue <queue>', 'task queue to poll', 'medusa')
+    .action(async (o: { taskQueue: string }) => {
+      await runWorker(o.taskQueue);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    const e = err as Error & { code?: unknown; exitCode?: number };
+    // commander has already printed help, version or a usage error.
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode ?? 1;
+    process.stderr.write(`medusa: ${e.message.split('\n')[0]}\n`);
+    return e instanceof ExitError ? e.exitCode : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv).then((code) => process.exit(code), (err: Error) => {
+    process.stderr.write(`medusa: ${err.message}\n`);
+    process.exit(1);
+  });
+}

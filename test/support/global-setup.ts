@@ -1,0 +1,18 @@
+/**
+ * Starts the sandbox once for the whole integration run (or reuses one already started with
+ * `npm run sandbox -- up`, which it then leaves running) and exports its endpoints to the tests.
+ */
+import { sandboxEnv } from '../../sandbox/env';
+import { isUp, up } from '../../sandbox/index';
+import { loadSettings } from '../../sandbox/settings';
+
+export default async function globalSetup(): Promise<void> {
+  const s = loadSettings();
+  const alreadyUp = isUp(s);
+  if (!alreadyUp) {
+    await up(s, (line) => process.stderr.write(`\nsandbox: ${line}`));
+    process.stderr.write('\n');
+  }
+  process.env.SANDBOX_STARTED_BY_TESTS = alreadyUp ? '' : '1';
+  Object.assign(process.env, sandboxEnv(s));
+}
