@@ -8,11 +8,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeMedusaIni } from './env';
+import { startCassandra } from './parts/cassandra';
 import { startS3 } from './parts/s3';
 import { startSshHosts } from './parts/ssh-hosts';
 import { startTemporal } from './parts/temporal';
 import { isRunning, SandboxError, Started, stopProcess } from './proc';
-import { installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION } from './settings';
+import { installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION } from './settings';
 
 const run = promisify(execFile);
 
@@ -55,8 +56,8 @@ export function isUp(s: SandboxSettings): boolean {
 export async function install(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<void> {
   log('installing missing parts (cached in ' + s.cache + ')');
   try {
-    await run('bash', [installScript], {
-      env: { ...process.env, MEDUSA_SANDBOX_CACHE: s.cache, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION },
+    await run('bash', [installScript, 'temporal', 's3', 'ssh', ...(s.cassandra ? ['cassandra'] : [])], {
+      env: { ...process.env, MEDUSA_SANDBOX_CACHE: s.cache, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION },
       maxBuffer: 64 * 1024 * 1024,
     });
   } catch (e) {
@@ -83,7 +84,11 @@ export async function up(s: SandboxSettings, log: (line: string) => void = () =>
     log('starting the S3 server');
     await startS3(s, track);
     log(`starting ${s.hosts} SSH host(s)`);
-    await startSshHosts(s, track);
+    const sshd = await startSshHosts(s, track);
+    if (s.cassandra) {
+      log(`starting ${s.hosts} Cassandra node(s) and waiting until they answer CQL and see each other`);
+      await startCassandra(s, sshd, track);
+    }
   } catch (e) {
     await down(s);
     throw e;

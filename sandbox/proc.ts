@@ -82,8 +82,11 @@ export async function waitReady(p: Started, ready: () => Promise<boolean>, timeo
   }
 }
 
-/** Stops a process we started: SIGTERM, then SIGKILL after the grace period. A process that is not ours is left alone. */
-export async function stopProcess(p: Started, graceMs = 15_000): Promise<void> {
+/**
+ * Stops a process we started: SIGTERM, then SIGKILL after the grace period (Cassandra drains on
+ * SIGTERM, which can take a while). A process that is not ours is left alone.
+ */
+export async function stopProcess(p: Started, graceMs = 60_000): Promise<void> {
   if (!isRunning(p)) return;
   process.kill(p.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;

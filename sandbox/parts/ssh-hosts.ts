@@ -7,6 +7,7 @@
  *   <sandbox>/hosts/<address>/fs/var/lib/cassandra  →  /var/lib/cassandra
  *   <sandbox>/hosts/<address>/fs/etc/cassandra      →  /etc/cassandra
  *   <sandbox>/hosts/<address>/fs/var/log/cassandra  →  /var/log/cassandra
+ *   <sandbox>/hosts/<address>/fs/opt/cassandra      →  /opt/cassandra  (bin/ is on the PATH of SSH sessions)
  *
  * /tmp stays shared: the sandbox directory itself may live there, and sshd must keep reading its
  * configuration and keys after the private mounts are made.
@@ -21,7 +22,7 @@ import { assertPortFree, portOpen, SandboxError, startDaemon, Started, waitReady
 import { hostAddress, SandboxSettings } from '../settings';
 
 /** The paths each host sees privately (mount points are created empty on the real machine if missing). */
-export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra'];
+export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra', '/opt/cassandra'];
 const SSHD = '/usr/sbin/sshd';
 
 export interface SshPaths {
@@ -37,7 +38,7 @@ export function sshPaths(s: SandboxSettings): SshPaths {
 }
 
 export function hostDir(s: SandboxSettings, address: string): string {
-  return join(s.dir, 'hosts', address);
+  return join(s.hostsDir, address);
 }
 
 /** Where a host's private path lives on the real file system (e.g. for tests that plant a file on one host). */
@@ -66,7 +67,7 @@ function sshdConfig(s: SandboxSettings, address: string, paths: SshPaths): strin
     // Many workers may connect at once in tests; keep OpenSSH's real per-connection MaxSessions (10).
     'MaxStartups 100:30:200',
     'Subsystem sftp internal-sftp',
-    `SetEnv SANDBOX_HOST=${address}`,
+    `SetEnv SANDBOX_HOST=${address} PATH=/opt/cassandra/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     '',
   ].join('\n');
 }
@@ -92,7 +93,7 @@ export function prepareSshHosts(s: SandboxSettings): SshPaths {
   return paths;
 }
 
-export async function startSshHosts(s: SandboxSettings, track: (p: Started) => void): Promise<void> {
+export async function startSshHosts(s: SandboxSettings, track: (p: Started) => void): Promise<Started[]> {
   if (!existsSync(SSHD)) throw new SandboxError(`${SSHD} is missing: run sandbox/install.sh ssh (installs openssh-server)`);
   for (let i = 0; i < s.hosts; i++) await assertPortFree(hostAddress(i), s.sshPort, `SSH host ${hostAddress(i)}`, 'SANDBOX_SSH_PORT');
   const hidden = PRIVATE_PATHS.find((p) => s.dir === p || s.dir.startsWith(`${p}/`));
@@ -120,4 +121,5 @@ export async function startSshHosts(s: SandboxSettings, track: (p: Started) => v
   for (let i = 0; i < s.hosts; i++) {
     await waitReady(started[i], () => portOpen(hostAddress(i), s.sshPort), 20_000);
   }
+  return started;
 }
