@@ -3,11 +3,12 @@
  *   up      install (cached) and start; a no-op when already running
  *   down    stop exactly the processes `up` started (--purge also deletes the sandbox directory)
  *   status  one line per process; exit 1 when anything is not running
+ *   load    create the sample keyspaces and rows on the Cassandra nodes, flushed to SSTables
  *   env     shell exports for the running sandbox: eval "$(npm run -s sandbox -- env)"
  */
 import { Command } from 'commander';
 import { renderExports, sandboxEnv } from './env';
-import { down, isUp, status, up } from './index';
+import { down, isUp, loadSampleData, status, up } from './index';
 import { loadSettings } from './settings';
 
 const program = new Command('sandbox')
@@ -43,6 +44,13 @@ program.command('status').description('show what is running').action(() => {
   }
   for (const p of st) process.stdout.write(`${p.running ? 'running' : 'STOPPED'}  ${p.part}  pid ${p.pid}  log ${p.log}\n`);
   if (!isUp(s)) process.exitCode = 1;
+});
+
+program.command('load').description('create the sample keyspaces and rows, and flush them (once per sandbox)').action(async () => {
+  const s = settings();
+  if (!isUp(s)) throw new Error('the sandbox is not running: start it with `npm run sandbox -- up`');
+  const loaded = await loadSampleData(s, (line) => process.stderr.write(`sandbox: ${line}\n`));
+  process.stderr.write(loaded ? 'sandbox: sample data loaded\n' : 'sandbox: sample data was already loaded\n');
 });
 
 program.command('env').description('print shell exports for the running sandbox').action(() => {

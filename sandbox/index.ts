@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeMedusaIni } from './env';
-import { startCassandra } from './parts/cassandra';
+import { flushAll, loadData } from './data';
+import { cqlClusterClient, startCassandra } from './parts/cassandra';
 import { startS3 } from './parts/s3';
 import { startSshHosts } from './parts/ssh-hosts';
 import { startTemporal } from './parts/temporal';
@@ -97,6 +98,27 @@ export async function up(s: SandboxSettings, log: (line: string) => void = () =>
   return true;
 }
 
+/**
+ * Loads the sample data (generation 0) once per sandbox and flushes it to SSTables; a marker file
+ * makes a second call a no-op. Returns false when the data was already there.
+ */
+export async function loadSampleData(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<boolean> {
+  if (!s.cassandra) throw new SandboxError('this sandbox runs no Cassandra (SANDBOX_CASSANDRA=0)');
+  const marker = join(s.dir, 'cassandra-data-loaded');
+  if (existsSync(marker)) return false;
+  const client = cqlClusterClient(s);
+  try {
+    log('loading sample data (keyspaces shop, metrics, inventory)');
+    const result = await loadData(client);
+    log('flushing every node');
+    flushAll(s);
+    writeFileSync(marker, JSON.stringify(result) + '\n');
+  } finally {
+    await client.shutdown();
+  }
+  return true;
+}
+
 /** Stops every process the sandbox started; data and keys stay unless `purge`. */
 export async function down(s: SandboxSettings, opts: { purge?: boolean } = {}): Promise<string[]> {
   const state = readState(s);
@@ -108,6 +130,8 @@ export async function down(s: SandboxSettings, opts: { purge?: boolean } = {}): 
     }
   }
   rmSync(stateFile(s), { force: true });
+  // Data in a stopped cluster survives a restart, but a purge (or a new cluster) must load again.
+  if (opts.purge) rmSync(join(s.dir, 'cassandra-data-loaded'), { force: true });
   if (opts.purge) rmSync(s.dir, { recursive: true, force: true });
   return stopped;
 }

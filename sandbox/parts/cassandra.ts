@@ -15,7 +15,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { Client, policies } from 'cassandra-driver';
+import { Client, ExecutionProfile, policies, types } from 'cassandra-driver';
 import { SandboxError, startDaemon, Started, waitReady } from '../proc';
 import { cassandraLib, hostAddress, installScript, SandboxSettings } from '../settings';
 import { hostPath } from './ssh-hosts';
@@ -175,6 +175,17 @@ export function cqlClientFor(address: string, keyspace?: string): Client {
     keyspace,
     policies: { loadBalancing: new policies.loadBalancing.AllowListPolicy(new policies.loadBalancing.RoundRobinPolicy(), [`${address}:${NATIVE_PORT}`]) },
     socketOptions: { connectTimeout: 3000, readTimeout: 20000 },
+  });
+}
+
+/** A CQL session to the whole sandbox cluster; profile `load` writes at consistency ALL. */
+export function cqlClusterClient(s: SandboxSettings, keyspace?: string): Client {
+  return new Client({
+    contactPoints: Array.from({ length: s.hosts }, (_, i) => hostAddress(i)),
+    localDataCenter: DATACENTER,
+    keyspace,
+    profiles: [new ExecutionProfile('load', { consistency: types.consistencies.all, readTimeout: 30000 })],
+    socketOptions: { connectTimeout: 5000, readTimeout: 30000 },
   });
 }
 

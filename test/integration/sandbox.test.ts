@@ -10,15 +10,22 @@ import { down, isUp, status, up } from '../../sandbox/index';
 import { portOpen, processStartTime } from '../../sandbox/proc';
 import { loadSettings, SandboxSettings } from '../../sandbox/settings';
 
+const made: SandboxSettings[] = [];
+afterAll(async () => {
+  for (const s of made) await down(s, { purge: true });
+});
+
 /** A second, small sandbox on other ports, so the shared one is never disturbed. */
 function otherSandbox(extra: Record<string, string> = {}): SandboxSettings {
-  return loadSettings({
+  const s = loadSettings({
     ...process.env,
     MEDUSA_SANDBOX_DIR: mkdtempSync(join(tmpdir(), 'sandbox-test-')),
     SANDBOX_HOSTS: '1', SANDBOX_TEMPORAL_PORT: '17233', SANDBOX_TEMPORAL_UI_PORT: '18233',
-    SANDBOX_S3_PORT: '17070', SANDBOX_SSH_PORT: '12222',
+    SANDBOX_S3_PORT: '17070', SANDBOX_SSH_PORT: '12222', SANDBOX_CASSANDRA: '0',
     ...extra,
   });
+  made.push(s);
+  return s;
 }
 
 test('a second up while running is a no-op: no second server, same processes', async () => {
@@ -49,6 +56,15 @@ test('a part that fails to start names itself and its log, and nothing started b
   // The Temporal server that came up first was stopped again.
   expect(await portOpen('127.0.0.1', s.temporalPort)).toBe(false);
 }, 180_000);
+
+test('a Cassandra node that cannot start fails up, naming the node and its log, and leaves nothing running', async () => {
+  // Its addresses and ports (127.0.0.2:7000/9042) are the shared cluster's: this node cannot bind them.
+  const s = otherSandbox({ SANDBOX_CASSANDRA: '1', SANDBOX_CASSANDRA_CLUSTER: 'never-joins' });
+  const err = await up(s).catch((e: Error) => e);
+  expect(String(err)).toMatch(new RegExp(`Cassandra node 127\\.0\\.0\\.2 (exited during start-up|did not become ready).*; read ${join(s.hostsDir, '127.0.0.2', 'fs', 'var', 'log', 'cassandra', 'system.log')}$`));
+  expect(status(s)).toEqual([]);
+  expect(await portOpen('127.0.0.2', s.sshPort)).toBe(false);
+}, 400_000);
 
 test('down stops exactly the processes up started, and leaves the shared sandbox alone', async () => {
   const shared = loadSettings();
