@@ -1,0 +1,54 @@
+/**
+ * What to send: in full mode every file, under the backup's own folder; in differential mode a file
+ * already in the node's pool with the same size (and, with md5 checks, the same hash) is kept, and
+ * its existing object goes into the manifest. Pure code.
+ */
+import { BackupMode, Layout } from './layout';
+import { SnapshotFile } from './snapshot-files';
+
+export interface StoredObject {
+  size: number;
+  hash: string | null;
+}
+
+export type PlanAction = 'upload' | 'keep' | 'check';
+
+export interface PlannedFile extends SnapshotFile {
+  key: string;
+  /** upload; keep (pool object reused); check (same size, hash to compare on the node first). */
+  action: PlanAction;
+  existing?: StoredObject;
+}
+
+export function planFiles(files: SnapshotFile[], layout: Layout, mode: BackupMode, name: string,
+  pool: Map<string, StoredObject>, md5Checks: boolean): PlannedFile[] {
+  return files.map((f) => {
+    const key = layout.dataKey(mode, name, f.rel);
+    if (mode === 'full') return { ...f, key, action: 'upload' };
+    const existing = pool.get(key);
+    if (!existing || existing.size !== f.size) return { ...f, key, action: 'upload' };
+    // Without a stored hash (local storage) only the size can be compared, as in Medusa.
+    return { ...f, key, action: md5Checks && existing.hash ? 'check' : 'keep', existing };
+  });
+}
+
+/** True when the hash a provider reports is a multipart ETag (`<hex>-<parts>`). */
+export function isMultipartHash(hash: string): boolean {
+  return /^[0-9a-f]{32}-\d+$/i.test(hash);
+}
+
+/** Compares a stored hash with the MD5 of the local file (hex, or multipart form for multipart hashes). Accepts base64 or hex, as Medusa does. */
+export function hashesMatch(stored: string, localHex: string, localMultipart?: string): boolean {
+  if (isMultipartHash(stored)) return localMultipart !== undefined && stored.toLowerCase() === localMultipart.toLowerCase();
+  if (stored.toLowerCase() === localHex.toLowerCase()) return true;
+  try {
+    return Buffer.from(stored, 'base64').toString('hex') === localHex.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** The S3 multipart ETag of a file from its part MD5s (hex): md5(concat(binary part md5s))-<n>. */
+export function multipartEtag(partMd5Hex: string[], md5: (b: Buffer) => string): string {
+  return `${md5(Buffer.concat(partMd5Hex.map((h) => Buffer.from(h, 'hex'))))}-${partMd5Hex.length}`;
+}

@@ -1,0 +1,69 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildMedusaConfig, ConfigError, loadMedusaConfig } from '../../src/config/medusa-config';
+import { parseSize } from '../../src/config/sizes';
+
+const env = { env: { USER: 'cassandra' }, hostname: 'node1.example.com', home: '/home/cassandra' };
+const minimal = { storage: { storage_provider: 'local', base_path: '/backups', bucket_name: 'b' } };
+
+test("Medusa's defaults apply where the file is silent", () => {
+  const c = buildMedusaConfig('f.ini', minimal, {}, env);
+  expect(c.storage).toMatchObject({
+    storageProvider: 'local', bucketName: 'b', basePath: '/backups', prefix: '', fqdn: 'node1.example.com', region: 'default',
+    concurrentTransfers: 1, multiPartUploadThreshold: 20 * 1024 * 1024, multipartChunkSize: 50 * 1024 * 1024, multipartMaxConcurrency: 4,
+    transferMaxBandwidth: 50 * 1024 * 1024, maxBackupAge: 0, maxBackupCount: 0, backupGracePeriodInDays: 10, secure: true, sslVerify: false,
+  });
+  expect(c.cassandra).toMatchObject({ configFile: '/etc/cassandra/cassandra.yaml', nodetoolExecutable: 'nodetool', nodetoolFlags: '-Dcom.sun.jndi.rmiURLParsing=legacy', useSudo: true });
+  expect(c.ssh).toMatchObject({ username: 'cassandra', port: 22, keepaliveSeconds: 60, knownHosts: '/home/cassandra/.ssh/known_hosts', strictHostKeyChecking: true });
+  expect(c.checks).toEqual({ enableMd5Checks: false, md5CheckConcurrency: 1 });
+});
+
+test('command-line globals win over the file; --key-file does not leak into [ssh]', () => {
+  const c = buildMedusaConfig('f.ini', { ...minimal, ssh: { key_file: '/k/ssh' } }, { bucketName: 'other', prefix: 'tenant1', fqdn: '10.0.0.5', keyFile: '/k/aws' }, env);
+  expect(c.storage).toMatchObject({ bucketName: 'other', prefix: 'tenant1', fqdn: '10.0.0.5', keyFile: '/k/aws' });
+  expect(c.ssh.keyFile).toBe('/k/ssh');
+});
+
+test('CQL credentials come from MEDUSA_CQL_USERNAME / MEDUSA_CQL_PASSWORD before the file', () => {
+  const c = buildMedusaConfig('f.ini', { ...minimal, cassandra: { cql_username: 'a', cql_password: 'b' } },
+    {}, { ...env, env: { MEDUSA_CQL_USERNAME: 'u', MEDUSA_CQL_PASSWORD: 'p' } });
+  expect(c.cassandra).toMatchObject({ cqlUsername: 'u', cqlPassword: 'p' });
+});
+
+test.each([
+  [{ storage: { bucket_name: 'b' } }, /\[storage\] storage_provider in f\.ini is required/],
+  [{ storage: { storage_provider: 'local', base_path: '/x' } }, /\[storage\] bucket_name in f\.ini is required/],
+  [{ storage: { ...minimal.storage, bucket_name: 'a/b' } }, /bucket_name a\/b must not contain '\/'/],
+  [{ storage: { ...minimal.storage, prefix: 'a/b' } }, /prefix a\/b must not contain '\/'/],
+  [{ storage: { ...minimal.storage, prefix: 'x' } }, /prefix x is one character/],
+  [{ storage: { storage_provider: 'local', bucket_name: 'b' } }, /base_path in f\.ini is required with storage_provider = local/],
+  [{ storage: { ...minimal.storage, storage_provider: 'google_storage' } }, /google_storage is not supported yet/],
+  [{ storage: { storage_provider: 's3_compatible', bucket_name: 'b' } }, /\[storage\] host in f\.ini is required/],
+  [{ storage: { ...minimal.storage, concurrent_transfers: '0' } }, /concurrent_transfers in f\.ini = 0 is not a whole number ≥ 1/],
+  [{ storage: { ...minimal.storage, multipart_chunksize: '1MB' } }, /must be at least 5MB/],
+  [{ storage: { ...minimal.storage, multi_part_upload_threshold: 'lots' } }, /multi_part_upload_threshold in f\.ini = lots is not a size/],
+  [{ ...minimal, checks: { enable_md5_checks: 'perhaps' } }, /enable_md5_checks in f\.ini = perhaps is not true or false/],
+])('bad configuration %o is one clear line', (sections, message) => {
+  expect(() => buildMedusaConfig('f.ini', sections, {}, env)).toThrow(ConfigError);
+  expect(() => buildMedusaConfig('f.ini', sections, {}, env)).toThrow(message);
+});
+
+test('sizes are binary, as in Medusa', () => {
+  expect(parseSize('20MB', 'x')).toBe(20 * 1024 * 1024);
+  expect(parseSize('50MB/s', 'x')).toBe(50 * 1024 * 1024);
+  expect(parseSize('1.5GB', 'x')).toBe(1.5 * 1024 ** 3);
+  expect(parseSize('8 KB', 'x')).toBe(8192);
+  expect(parseSize('1048576', 'x')).toBe(1048576);
+  expect(() => parseSize('MB', 'x')).toThrow('x = MB is not a size');
+});
+
+test('a real file: booleans and comments are read as Medusa reads them; a missing file is one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ini-'));
+  const file = join(dir, 'medusa.ini');
+  writeFileSync(file, '; sandbox\n[storage]\nstorage_provider = local\nbase_path = /b\nbucket_name = x\nsecure = False\n[checks]\nenable_md5_checks = True\n');
+  const c = loadMedusaConfig(file);
+  expect(c.storage.secure).toBe(false);
+  expect(c.checks.enableMd5Checks).toBe(true);
+  expect(() => loadMedusaConfig(join(dir, 'nope.ini'))).toThrow(`config file ${join(dir, 'nope.ini')} does not exist (set --config-file or MEDUSA_CONFIG_FILE)`);
+});
