@@ -1,5 +1,5 @@
 /** What a running sandbox offers to its users: shell exports and a ready medusa.ini. */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { s3Credentials, s3Endpoint, S3_BUCKET, S3_REGION } from './parts/s3';
 import { sshPaths } from './parts/ssh-hosts';
@@ -51,6 +51,8 @@ export function renderMedusaIni(s: SandboxSettings): string {
 config_file = /etc/cassandra/cassandra.yaml
 nodetool_executable = nodetool
 use_sudo = False
+; The nodes are known by their addresses (127.0.0.2 …), as in the token map.
+resolve_ip_addresses = False
 
 [storage]
 storage_provider = local
@@ -84,6 +86,7 @@ enable_md5_checks = False
 
 export function writeMedusaIni(s: SandboxSettings): string {
   const file = medusaIniPath(s);
+  mkdirSync(join(s.dir, 'storage', S3_BUCKET), { recursive: true });
   writeFileSync(file, renderMedusaIni(s));
   return file;
 }

@@ -4,13 +4,28 @@
  * Each command lives in src/commands/; this file only registers them and turns errors into exit codes.
  */
 import { Command, Option } from 'commander';
+import { backupCommand } from './commands/backup';
 import { checkWorkerCommand } from './commands/check-worker';
 import { ExitError } from './errors';
 import { runWorker } from './worker';
 import { VERSION } from './version';
 
+interface Globals {
+  configFile: string;
+  fqdn?: string;
+  prefix?: string;
+  bucketName?: string;
+  keyFile?: string;
+  verbose: boolean;
+}
+
 export function buildProgram(): Command {
-  const program = new Command('medusa')
+  const globals = () => program.opts<Globals>();
+  const overrides = () => {
+    const g = globals();
+    return { fqdn: g.fqdn, prefix: g.prefix, bucketName: g.bucketName, keyFile: g.keyFile };
+  };
+  const program: Command = new Command('medusa')
     .description('Cassandra backups, Medusa-compatible, orchestrated by Temporal')
     .version(VERSION, '--version')
     .addOption(new Option('--config-file <file>', 'medusa.ini to read').env('MEDUSA_CONFIG_FILE').default('/etc/medusa/medusa.ini'))
@@ -32,11 +47,28 @@ export function buildProgram(): Command {
       await checkWorkerCommand({ taskQueue: o.taskQueue, timeoutSeconds });
     });
 
+  program.command('backup').alias('backup-node')
+    .description('back up this node (or the node named by --fqdn) as a Temporal workflow, and follow it to the end')
+    .option('--backup-name <name>', 'custom name for the backup (default: local time as YYYYMMDDHHMM)')
+    .option('--stagger <seconds>', 'drop initial backups if longer than a duration (not available yet for a single node: use backup-cluster)')
+    .option('--enable-md5-checks', 'during backups and verify, use md5 calculations to determine file integrity (in addition to size, which is used by default)', false)
+    .addOption(new Option('--mode <mode>', 'full: every file copied into this backup; differential: only files new since earlier backups').choices(['full', 'differential']).default('differential'))
+    .option('--keep-snapshot', "don't delete the snapshot after the backup completes", false)
+    .option('--use-existing-snapshot', 'back up an existing snapshot named like --backup-name instead of taking one', false)
+    .option('--temp-dir <dir>', 'directory on the node for work files', '/tmp')
+    .option('--no-wait', 'start the backup, print its workflow id and return')
+    .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
+    .action(async (o: { backupName?: string; stagger?: string; enableMd5Checks: boolean; mode: string; keepSnapshot: boolean; useExistingSnapshot: boolean; tempDir: string; wait: boolean; taskQueue: string }) => {
+      if (o.stagger !== undefined) throw new ExitError('--stagger is not supported by `medusa backup` yet; `medusa backup-cluster --stagger` will order nodes', 2);
+      await backupCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+    });
+
   program.command('worker')
     .description('run a worker against the configured Temporal server (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …)')
     .option('--task-queue <queue>', 'task queue to poll', 'medusa')
-    .action(async (o: { taskQueue: string }) => {
-      await runWorker(o.taskQueue);
+    .option('--node-local', 'this worker runs on a Cassandra node and reaches it directly (no SSH)', false)
+    .action(async (o: { taskQueue: string; nodeLocal: boolean }) => {
+      await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, nodeMode: o.nodeLocal ? 'local' : 'ssh' });
     });
 
   return program;

@@ -4,6 +4,8 @@
  */
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { ActivityContext, createActivityContext, NodeMode } from './activities/context';
+import { loadMedusaConfig } from './config/medusa-config';
 import { DEFAULT_TASK_QUEUE } from './shared/constants';
 import { connectWorker, temporalTarget } from './temporal/connection';
 import { VERSION } from './version';
@@ -15,6 +17,8 @@ export interface MedusaWorkerOptions {
   /** A pre-built bundle (tests bundle once per file); default: bundle src/workflows at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
+  /** Configuration and ports for the backup activities; absent: only check-worker works. */
+  context?: ActivityContext;
 }
 
 export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
@@ -23,18 +27,26 @@ export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
     namespace: o.namespace ?? 'default',
     taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({ version: VERSION }),
+    activities: createActivities({ version: VERSION, context: o.context }),
     ...(o.identity ? { identity: o.identity } : {}),
     // Uploads get time to checkpoint through their heartbeat before the worker goes away.
     shutdownGraceTime: '30 seconds',
   });
 }
 
-export async function runWorker(taskQueue = DEFAULT_TASK_QUEUE): Promise<void> {
+export interface RunWorkerOptions {
+  taskQueue?: string;
+  configFile: string;
+  nodeMode?: NodeMode;
+}
+
+export async function runWorker(o: RunWorkerOptions): Promise<void> {
+  const taskQueue = o.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const context = createActivityContext(loadMedusaConfig(o.configFile), o.nodeMode ?? 'ssh');
   const target = temporalTarget();
   const connection = await connectWorker(target);
   try {
-    const worker = await createWorker({ connection, namespace: target.namespace, taskQueue });
+    const worker = await createWorker({ connection, namespace: target.namespace, taskQueue, context });
     process.stderr.write(`medusa worker: polling task queue ${taskQueue} at ${target.address} (namespace ${target.namespace})\n`);
     await worker.run();
   } finally {
@@ -43,7 +55,7 @@ export async function runWorker(taskQueue = DEFAULT_TASK_QUEUE): Promise<void> {
 }
 
 if (require.main === module) {
-  runWorker().catch((err: Error) => {
+  runWorker({ configFile: process.env.MEDUSA_CONFIG_FILE ?? '/etc/medusa/medusa.ini' }).catch((err: Error) => {
     process.stderr.write(`medusa worker: ${err.message}\n`);
     process.exit(1);
   });

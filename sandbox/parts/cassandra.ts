@@ -143,7 +143,12 @@ const LOGBACK_TOOLS = `<configuration scan="false">
 function nodetoolScript(java: string, i: number): string {
   return `#!/bin/sh
 # nodetool of this sandbox node: Cassandra's NodeTool from the jars, on this node's JMX port (${jmxPort(i)}).
-exec '${java}' @/etc/cassandra/jvm-clients.options -Dlogback.configurationFile=/etc/cassandra/logback-tools.xml \\
+# Leading -D arguments are JVM options, as with Cassandra's own bin/nodetool (Medusa passes one).
+jvm=""
+while [ $# -gt 0 ]; do
+  case "$1" in -D*) jvm="$jvm $1"; shift ;; *) break ;; esac
+done
+exec '${java}' @/etc/cassandra/jvm-clients.options $jvm -Dlogback.configurationFile=/etc/cassandra/logback-tools.xml \\
   -Dcassandra.storagedir=/var/lib/cassandra -cp '${HOME}/lib/*' org.apache.cassandra.tools.NodeTool -p ${jmxPort(i)} "$@"
 `;
 }

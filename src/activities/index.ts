@@ -3,15 +3,38 @@
  * dependencies injected (storage, node access and secrets come from the worker's configuration,
  * never from workflow inputs).
  */
+import { makeFinishActivities } from './backup/finish';
+import { makePlanActivities } from './backup/plan';
+import { makeSnapshotActivities } from './backup/snapshot';
+import { makeStartActivities } from './backup/start';
+import { makeUploadActivities } from './backup/upload';
+import { ConfigError } from '../config/medusa-config';
+import { ActivityContext } from './context';
 import { makeDescribeWorker } from './describe-worker';
 
 export interface ActivityDeps {
   version: string;
+  /** Absent on a worker that only answers check-worker (no medusa.ini). */
+  context?: ActivityContext;
+}
+
+/** A context for a worker without configuration: any backup activity fails with one clear line. */
+function missingContext(): ActivityContext {
+  const fail = (): never => {
+    throw new ConfigError('this worker has no medusa.ini configuration (start it with --config-file or MEDUSA_CONFIG_FILE)');
+  };
+  return { get config() { return fail(); }, get nodeMode() { return fail(); }, storage: fail, openNode: fail };
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const ctx = deps.context ?? missingContext();
   return {
     describeWorker: makeDescribeWorker(deps.version),
+    ...makeStartActivities(ctx),
+    ...makeSnapshotActivities(ctx),
+    ...makePlanActivities(ctx),
+    ...makeUploadActivities(ctx),
+    ...makeFinishActivities(ctx),
   };
 }
 

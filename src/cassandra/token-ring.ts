@@ -13,6 +13,8 @@ export interface RingNode {
   rack: string;
   releaseVersion: string;
   tokens: bigint[];
+  /** Whether the driver sees the node up. */
+  isUp: boolean;
 }
 
 interface RingRow {
@@ -29,6 +31,7 @@ function toNode(row: RingRow, addressColumn: string): RingNode {
     rack: String(row.get('rack') ?? ''),
     releaseVersion: String(row.get('release_version') ?? ''),
     tokens: tokens.map((t) => BigInt(t)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+    isUp: false,
   };
 }
 
@@ -40,5 +43,6 @@ export async function readTokenRing(client: Client): Promise<RingNode[]> {
   const local = await client.execute('SELECT rpc_address, host_id, data_center, rack, release_version, tokens FROM system.local', [], options);
   const peers = await client.execute('SELECT native_address, host_id, data_center, rack, release_version, tokens FROM system.peers_v2', [], options);
   const nodes = [...local.rows.map((r) => toNode(r, 'rpc_address')), ...peers.rows.map((r) => toNode(r, 'native_address'))];
+  for (const n of nodes) n.isUp = client.hosts.values().some((h) => h.address.split(':')[0] === n.address && h.isUp());
   return nodes.sort((a, b) => a.address.localeCompare(b.address, 'en', { numeric: true }));
 }

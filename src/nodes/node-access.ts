@@ -11,23 +11,32 @@ export interface CommandResult {
   stderr: string;
   /** Exit status; null when killed by a signal. */
   code: number | null;
+  /** The killing signal (`SIGTERM`, …) when `code` is null. */
+  signal?: string;
 }
 
 export interface FileStat {
   size: number;
+  /** Modification time in whole seconds (as ms): SFTP v3 reports seconds only, so both adapters truncate. */
   mtimeMs: number;
 }
 
 export interface NodeAccess {
   /** The node's name (fqdn or address), for messages. */
   readonly node: string;
-  /** Runs a command through `sh -c` on the node; never throws for a non-zero exit. */
+  /**
+   * Runs a command through `sh -c` on the node (stdin is /dev/null); never throws for a non-zero
+   * exit. An abort kills the command's process group and rejects at once with an `AbortError`.
+   */
   exec(command: string, options?: { signal?: AbortSignal }): Promise<CommandResult>;
-  /** Opens a file for streaming (from `start`, for resumed transfers). */
+  /** Opens a file for streaming (from `start`, for resumed transfers); a missing file rejects with code ENOENT. */
   createReadStream(path: string, options?: { start?: number }): Promise<Readable>;
   stat(path: string): Promise<FileStat | undefined>;
   readFile(path: string): Promise<Buffer>;
-  /** Writes a small file (work files in the node's temp dir), creating parent directories. */
+  /**
+   * Writes a small file (work files in the node's temp dir), creating parent directories. Atomic:
+   * written to a hidden temp sibling and renamed over `path`, so readers never see half a file.
+   */
   writeFile(path: string, data: Buffer | string): Promise<void>;
   close(): Promise<void>;
 }

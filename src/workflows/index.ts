@@ -1,3 +1,5 @@
 /** Every workflow the worker registers. Deterministic code only: no I/O, no clock, no environment. */
 export { checkWorker } from './check-worker';
 export type { CheckWorkerInput, CheckWorkerResult } from './check-worker';
+export { backupNode, backupNodeProgress } from './backup-node';
+export type { BackupNodeInput, BackupNodeProgress, BackupNodeResult, BackupPhase } from './backup-node';

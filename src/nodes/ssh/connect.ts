@@ -3,7 +3,9 @@
  * checking against known_hosts (Medusa's pssh does not check host keys; we do by default).
  */
 import { readFileSync } from 'node:fs';
-import { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
+import { HostKeyError, SshAuthError, SshConnectError } from './errors';
+import { CommandOptions, ExecResult, startCommand } from './exec';
 import { KnownHostEntry, knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts';
 
 export interface SshTarget {
@@ -19,29 +21,9 @@ export interface SshTarget {
   keepaliveSeconds?: number;
 }
 
-/** A connection was refused because the host's key is unknown, changed or revoked. Never retried. */
-export class HostKeyError extends Error {
-  override name = 'HostKeyError';
-  constructor(message: string, readonly host: string, readonly reason: string) {
-    super(message);
-  }
-}
-
-/** Authentication was refused for the user and key. Never retried. */
-export class SshAuthError extends Error {
-  override name = 'SshAuthError';
-  constructor(message: string, readonly host: string) {
-    super(message);
-  }
-}
-
-/** Any other failure to reach the host (refused, timed out, reset): worth retrying. */
-export class SshConnectError extends Error {
-  override name = 'SshConnectError';
-  constructor(message: string, readonly host: string) {
-    super(message);
-  }
-}
+export { HostKeyError, SshAuthError, SshConnectError } from './errors';
+export { startCommand } from './exec';
+export type { CommandOptions, ExecResult, StartedCommand } from './exec';
 
 export function connectSsh(t: SshTarget): Promise<Client> {
   let entries: KnownHostEntry[] = [];
@@ -80,34 +62,12 @@ export function connectSsh(t: SshTarget): Promise<Client> {
   });
 }
 
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  /** Exit status, or null when the command was killed by a signal. */
-  code: number | null;
-  signal?: string;
-}
-
-/** Runs one command on its own channel and collects its output and exit status. */
-export function execCommand(client: Client, command: string): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
-      if (err) return reject(err);
-      const out: Buffer[] = [];
-      const errOut: Buffer[] = [];
-      let code: number | null = null;
-      let signal: string | undefined;
-      channel.on('data', (d: Buffer) => out.push(d));
-      channel.stderr.on('data', (d: Buffer) => errOut.push(d));
-      channel.on('exit', (c: number | null, s?: string) => {
-        code = c;
-        signal = s;
-      });
-      channel.on('close', () => {
-        resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8'), code, signal });
-      });
-    });
-  });
+/**
+ * Runs one command on its own channel and collects its output and exit status; see
+ * {@link startCommand} for abort and connection-loss behaviour.
+ */
+export function execCommand(client: Client, command: string, options?: CommandOptions): Promise<ExecResult> {
+  return startCommand(client, command, options).result;
 }
 
 export function openSftp(client: Client): Promise<SFTPWrapper> {

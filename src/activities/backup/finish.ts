@@ -1,0 +1,56 @@
+/**
+ * The end of a node backup, in Medusa's order: meta/manifest.json (its presence means the node
+ * backup finished), the index "finished" entries, then latest_backup/<fqdn>. Every planned object
+ * is checked in storage first: a manifest never names an object that is not there in full.
+ */
+import { buildManifest, ManifestObject, serializeManifest } from '../../plan/manifest';
+import { ActivityContext } from '../context';
+import { classify } from '../failures';
+import { PlanFile } from './plan';
+import { layoutFor, replaceTimestamp } from './start';
+import { FinishResult, NodeBackupRef } from './types';
+import { uploadedPath } from './upload';
+
+export function makeFinishActivities(ctx: ActivityContext) {
+  return {
+    async finishBackup(r: NodeBackupRef & { planPath: string }): Promise<FinishResult> {
+      return classify(r.fqdn, 'write manifest', async () => {
+        const node = await ctx.openNode(r.fqdn);
+        let plan: PlanFile;
+        let hashes: Record<string, string | null> = {};
+        try {
+          plan = JSON.parse((await node.readFile(r.planPath)).toString('utf8')) as PlanFile;
+          const uploaded = await node.stat(uploadedPath(r.planPath));
+          if (uploaded) hashes = JSON.parse((await node.readFile(uploadedPath(r.planPath))).toString('utf8')) as typeof hashes;
+        } finally {
+          await node.close();
+        }
+        const storage = ctx.storage(r.bucketName);
+        const objects: (ManifestObject & { keyspace: string; tableDir: string })[] = [];
+        for (const f of plan.files) {
+          let hash: string | null;
+          if (f.action === 'keep') {
+            hash = f.existing!.hash;
+          } else {
+            const head = await storage.head(f.key);
+            if (!head || head.size !== f.size) throw new Error(`${f.key} is ${head ? `${head.size} bytes` : 'missing'} in storage, expected ${f.size} bytes: the upload is not complete`);
+            hash = hashes[f.key] ?? head.hash;
+          }
+          objects.push({ keyspace: f.keyspace, tableDir: f.tableDir, path: f.key, MD5: hash, size: f.size });
+        }
+        const manifest = serializeManifest(buildManifest(plan.tables, objects));
+        const l = layoutFor(ctx, r);
+        const name = r.backupName;
+        const info = await storage.putBytes(l.meta(name, 'manifest.json'), manifest);
+        const finishedEpoch = Math.floor(info.lastModified.getTime() / 1000);
+        await storage.putBytes(l.index(name, 'manifest'), manifest);
+        await replaceTimestamp(storage, l, name, 'finished', finishedEpoch);
+        const tokenmap = await storage.getBytes(l.meta(name, 'tokenmap.json'));
+        if (!tokenmap) throw new Error(`${l.meta(name, 'tokenmap.json')} has disappeared from storage`);
+        await storage.putBytes(l.latest('tokenmap.json'), tokenmap);
+        await storage.putBytes(l.latest('backup_name.txt'), name);
+        return { manifestKey: l.meta(name, 'manifest.json'), finishedEpoch, objects: objects.length, bytes: objects.reduce((a, o) => a + o.size, 0) };
+      });
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Deciding what to send. The plan — every file with its key and action — can hold tens of
+ * thousands of entries, so it is written to a work file on the node (next to the data it
+ * describes) and only its path and totals go back to the workflow.
+ */
+import { hashesMatch, isMultipartHash, multipartEtag, PlannedFile, planFiles, StoredObject } from '../../plan/differential';
+import { SnapshotTable } from '../../plan/snapshot-files';
+import { createHash } from 'node:crypto';
+import { ActivityContext } from '../context';
+import { classify } from '../failures';
+import { layoutFor } from './start';
+import { listSnapshot, md5OnNode } from './node-commands';
+import { NodeBackupRef, PlanSummary } from './types';
+
+export interface PlanFile {
+  version: 1;
+  backupName: string;
+  fqdn: string;
+  mode: string;
+  tables: SnapshotTable[];
+  files: PlannedFile[];
+}
+
+export interface PlanRequest extends NodeBackupRef {
+  tag: string;
+  dataDir: string;
+  workDir: string;
+  /** undefined: the worker's [checks] enable_md5_checks. */
+  enableMd5Checks?: boolean;
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+export function makePlanActivities(ctx: ActivityContext) {
+  return {
+    async planBackup(r: PlanRequest): Promise<PlanSummary> {
+      return classify(r.fqdn, 'plan uploads', async () => {
+        const node = await ctx.openNode(r.fqdn);
+        try {
+          const listing = await listSnapshot(node, r.dataDir, r.tag);
+          if (listing.tables.length === 0) throw new Error(`snapshot ${r.tag} has disappeared from ${r.dataDir}`);
+          const layout = layoutFor(ctx, r);
+          const pool = new Map<string, StoredObject>();
+          if (r.mode === 'differential') {
+            for await (const o of ctx.storage(r.bucketName).list(layout.dataRoot('differential', r.backupName))) pool.set(o.key, { size: o.size, hash: o.hash });
+          }
+          const md5Checks = r.enableMd5Checks ?? ctx.config.checks.enableMd5Checks;
+          const files = planFiles(listing.files, layout, r.mode, r.backupName, pool, md5Checks);
+          const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+          await mapLimit(files.filter((f) => f.action === 'check'), ctx.config.checks.md5CheckConcurrency, async (f) => {
+            const stored = f.existing!.hash!;
+            const multipart = isMultipartHash(stored);
+            const local = await md5OnNode(node, f.path, multipart ? ctx.config.storage.multipartChunkSize : undefined);
+            const same = hashesMatch(stored, local.hex, local.parts ? multipartEtag(local.parts, md5) : undefined);
+            f.action = same ? 'keep' : 'upload';
+          });
+          const plan: PlanFile = { version: 1, backupName: r.backupName, fqdn: r.fqdn, mode: r.mode, tables: listing.tables, files };
+          const planPath = `${r.workDir}/plan.json`;
+          await node.writeFile(planPath, JSON.stringify(plan));
+          const sum = (fs: PlannedFile[]) => fs.reduce((a, f) => a + f.size, 0);
+          const up = files.filter((f) => f.action === 'upload');
+          const kept = files.filter((f) => f.action === 'keep');
+          return { planPath, files: files.length, bytes: sum(files), uploadFiles: up.length, uploadBytes: sum(up), keptFiles: kept.length, keptBytes: sum(kept) };
+        } finally {
+          await node.close();
+        }
+      });
+    },
+  };
+}

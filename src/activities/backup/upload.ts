@@ -1,0 +1,72 @@
+/**
+ * Sending the planned files: streamed from the node into storage, `concurrent_transfers` at a time,
+ * heartbeating progress. The activity is resumable at file granularity: after a worker dies, the
+ * retry skips every object already complete in storage (same key, same size — writes are
+ * all-or-nothing), so finished files are never sent twice.
+ */
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ActivityContext } from '../context';
+import { classify } from '../failures';
+import { PlanFile } from './plan';
+import { NodeBackupRef, UploadProgress, UploadResult } from './types';
+
+export const uploadedPath = (planPath: string) => planPath.replace(/plan\.json$/, 'uploaded.json');
+
+export function makeUploadActivities(ctx: ActivityContext) {
+  return {
+    async uploadFiles(r: NodeBackupRef & { planPath: string }): Promise<UploadResult> {
+      return classify(r.fqdn, 'upload', async () => {
+        const node = await ctx.openNode(r.fqdn);
+        const signal = cancellationSignal();
+        const timer = setInterval(() => heartbeat(progress), 2000);
+        const progress: UploadProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
+        try {
+          const plan = JSON.parse((await node.readFile(r.planPath)).toString('utf8')) as PlanFile;
+          const todo = plan.files.filter((f) => f.action === 'upload');
+          progress.filesTotal = todo.length;
+          progress.bytesTotal = todo.reduce((a, f) => a + f.size, 0);
+          const result: UploadResult = { filesUploaded: 0, bytesUploaded: 0, filesAlreadyPresent: 0, bytesAlreadyPresent: 0 };
+          const hashes: Record<string, string | null> = {};
+          const storage = ctx.storage(r.bucketName);
+          let next = 0;
+          const worker = async () => {
+            while (next < todo.length) {
+              signal.throwIfAborted();
+              const f = todo[next++];
+              const present = await storage.head(f.key);
+              if (present && present.size === f.size) {
+                result.filesAlreadyPresent++;
+                result.bytesAlreadyPresent += f.size;
+                progress.bytesDone += f.size;
+              } else {
+                let sent = 0;
+                const body = await node.createReadStream(f.path);
+                const info = await storage.upload(f.key, body, f.size, {
+                  signal,
+                  onProgress: (n) => {
+                    progress.bytesDone += n - sent;
+                    sent = n;
+                  },
+                });
+                if (info.size !== f.size) throw new Error(`${f.path} is ${f.size} bytes on the node but ${info.size} in storage`);
+                progress.bytesDone += f.size - sent;
+                hashes[f.key] = info.hash;
+                result.filesUploaded++;
+                result.bytesUploaded += f.size;
+              }
+              progress.filesDone++;
+            }
+          };
+          await Promise.all(Array.from({ length: Math.max(1, ctx.config.storage.concurrentTransfers) }, worker));
+          // The hashes storage reported for what this attempt sent (local storage reports none on HEAD).
+          await node.writeFile(uploadedPath(r.planPath), JSON.stringify(hashes));
+          heartbeat(progress);
+          return result;
+        } finally {
+          clearInterval(timer);
+          await node.close();
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * The NodeAccess adapter over SSH, for the central worker (agentless, like Medusa's pssh): one
+ * ssh2 connection per node, commands on exec channels, files over one lazily opened SFTP session.
+ *
+ * OpenSSH refuses session channels beyond MaxSessions (10 by default) on a connection with
+ * "Channel open failure", so the adapter never has more than `maxChannels` open: each exec holds
+ * a permit until its channel is closed (sshd frees the slot only when the command's processes are
+ * gone, even after an abort), the SFTP session holds one while it is open, and one permit is kept
+ * for the `kill` commands that aborts run, so an abort never waits behind the commands it stops.
+ *
+ * Errors: a dropped connection, or an operation attempted after it dropped, rejects with
+ * {@link SshConnectError} (retryable: open a new NodeAccess); file errors carry fs-like codes
+ * (`ENOENT`, `EACCES`); an aborted exec rejects with an error named `AbortError`.
+ */
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { Client, SFTPWrapper } from 'ssh2';
+import { abortError } from './abort-error';
+import { CommandResult, FileStat, NodeAccess, shellQuote } from './node-access';
+import { Semaphore } from './semaphore';
+import { connectSsh, openSftp, SshTarget } from './ssh/connect';
+import { SshConnectError } from './ssh/errors';
+import { startCommand } from './ssh/exec';
+import { sftpOpenRead, sftpPosixRename, sftpReadFile, sftpStat, sftpUnlink, sftpWrite } from './ssh/sftp-files';
+import { tempSiblingPath } from './temp-path';
+
+export interface SshNodeAccessOptions {
+  /**
+   * Channels open at once on the connection, SFTP and abort kills included; at least 3.
+   * Default 8, below OpenSSH's MaxSessions 10.
+   */
+  maxChannels?: number;
+  /** After an aborted exec: time from SIGTERM to SIGKILL. Default 3000 ms. */
+  killGraceMs?: number;
+}
+
+/** NodeAccess over SSH, with the channel accounting visible for tests and diagnostics. */
+export interface SshNodeAccess extends NodeAccess {
+  /** Permits for commands and SFTP not in use right now (maxChannels − 1 when idle; one is kept for kills). */
+  readonly freeChannels: number;
+}
+
+/** Connects to `target` (strict host-key checking, see {@link connectSsh}) and returns its NodeAccess. */
+export async function openSshNodeAccess(target: SshTarget, options: SshNodeAccessOptions = {}): Promise<SshNodeAccess> {
+  const maxChannels = options.maxChannels ?? 8;
+  // One permit is kept for kills and the SFTP session holds one for as long as it is open; any
+  // fewer than 3 and the first exec after a file operation would wait forever.
+  if (!Number.isInteger(maxChannels) || maxChannels < 3) throw new RangeError(`maxChannels must be an integer ≥ 3, got ${maxChannels}`);
+  return new SshAccess(target.host, await connectSsh(target), new Semaphore(maxChannels - 1), options.killGraceMs ?? 3000);
+}
+
+class SshAccess implements SshNodeAccess {
+  private lost: SshConnectError | undefined;
+  private closing = false;
+  private readonly ended: Promise<void>;
+  private sftp: Promise<SFTPWrapper> | undefined;
+  private readonly killLane = new Semaphore(1);
+
+  constructor(readonly node: string, private readonly client: Client, private readonly channels: Semaphore, private readonly killGraceMs: number) {
+    // connectSsh's own 'error' listener is spent once connected; without a lasting one a reset
+    // socket would be an uncaught exception in the worker.
+    client.on('error', (err: Error) => {
+      this.lost ??= new SshConnectError(`ssh ${node}: connection lost: ${err.message}`, node);
+    });
+    this.ended = new Promise((resolve) => client.once('close', () => {
+      this.lost ??= new SshConnectError(`ssh ${node}: connection ${this.closing ? 'closed' : 'lost'}`, node);
+      resolve();
+    }));
+  }
+
+  get freeChannels(): number {
+    return this.channels.free;
+  }
+
+  async exec(command: string, options: { signal?: AbortSignal } = {}): Promise<CommandResult> {
+    const { signal } = options;
+    this.checkOpen();
+    const release = await this.channels.acquire(signal);
+    if (this.lost) {
+      release();
+      throw this.lost;
+    }
+    // The login shell (bash here, anything on other hosts) only starts a POSIX sh, as the port
+    // promises; stdin comes from /dev/null as for the local adapter, rather than sending EOF on
+    // the channel, because ssh2 ignores signal requests once the channel's write side has ended.
+    const wrapped = `exec sh -c ${shellQuote(command)} </dev/null`;
+    const started = startCommand(this.client, wrapped, {
+      signal, killGraceMs: this.killGraceMs, host: this.node, killGroup: (pgid, sig) => this.killGroup(pgid, sig),
+    });
+    void started.closed.then(release);
+    try {
+      return await started.result;
+    } catch (err) {
+      if (signal?.aborted) throw abortError(signal, `${this.node}: ${command}`);
+      throw this.lost ?? err;
+    }
+  }
+
+  async createReadStream(path: string, options: { start?: number } = {}): Promise<Readable> {
+    return this.sftpOp((sftp) => sftpOpenRead(sftp, path, this.node, options.start));
+  }
+
+  async stat(path: string): Promise<FileStat | undefined> {
+    const st = await this.sftpOp((sftp) => sftpStat(sftp, path, this.node));
+    // SFTP v3 carries whole seconds only.
+    return st && { size: st.size, mtimeMs: st.mtime * 1000 };
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    return this.sftpOp((sftp) => sftpReadFile(sftp, path, this.node));
+  }
+
+  async writeFile(path: string, data: Buffer | string): Promise<void> {
+    const mkdir = await this.exec(`mkdir -p -- ${shellQuote(posix.dirname(path))}`);
+    if (mkdir.code !== 0) throw new Error(`${this.node}: mkdir -p ${posix.dirname(path)}: ${mkdir.stderr.trim() || `exit ${mkdir.code}`}`);
+    const tmp = tempSiblingPath(path);
+    await this.sftpOp(async (sftp) => {
+      try {
+        await sftpWrite(sftp, tmp, Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8'), this.node);
+        await sftpPosixRename(sftp, tmp, path, this.node);
+      } catch (err) {
+        await sftpUnlink(sftp, tmp, this.node).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      this.client.end();
+    }
+    await this.ended;
+  }
+
+  /**
+   * Signals a process group with `kill` on a channel of its own (the reserved permit). sshd's
+   * own "signal" request would need no channel, but sshd refuses it for root logins.
+   */
+  private async killGroup(pgid: number, sig: 'TERM' | 'KILL'): Promise<void> {
+    // Never -1 (every process) or 0/1: only a real session leader's group.
+    if (!Number.isInteger(pgid) || pgid <= 1) return;
+    const release = await this.killLane.acquire();
+    const started = startCommand(this.client, `kill -s ${sig} -- -${pgid} 2>/dev/null`, { host: this.node });
+    void started.closed.then(release);
+    await started.result;
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new Error(`ssh ${this.node}: NodeAccess is closed`);
+    if (this.lost) throw this.lost;
+  }
+
+  private async sftpOp<T>(fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+    this.checkOpen();
+    const sftp = await this.session();
+    try {
+      return await fn(sftp);
+    } catch (err) {
+      throw this.lost ?? err;
+    }
+  }
+
+  /** The shared SFTP session, opened on first use and again after it closed. */
+  private session(): Promise<SFTPWrapper> {
+    if (this.sftp) return this.sftp;
+    const opening = this.openSession(() => {
+      if (this.sftp === opening) this.sftp = undefined;
+    });
+    this.sftp = opening;
+    return opening;
+  }
+
+  private async openSession(forget: () => void): Promise<SFTPWrapper> {
+    const release = await this.channels.acquire();
+    try {
+      this.checkOpen();
+      const sftp = await openSftp(this.client);
+      const gone = () => {
+        forget();
+        release();
+      };
+      // ssh2 emits 'error' on a protocol failure (the pending requests get it too); unheard, it
+      // would crash the worker.
+      sftp.once('close', gone).once('end', gone).on('error', forget);
+      return sftp;
+    } catch (err) {
+      release();
+      forget();
+      throw this.lost ?? err;
+    }
+  }
+}

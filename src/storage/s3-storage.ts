@@ -1,0 +1,154 @@
+/**
+ * The S3 adapter of the Storage port, for AWS S3 and S3-compatible servers (Medusa's `s3`,
+ * `s3_compatible`, `s3_rgw`…). Hashes are ETags as Medusa records them; the multipart layout follows
+ * boto3's (see s3-multipart.ts). Objects below the multipart threshold are read into memory and sent
+ * in one PutObject with its length: a stream body would make the SDK use aws-chunked encoding, which
+ * some servers (versitygw among them) refuse for small or uneven chunks, and a buffer can be retried.
+ */
+import {
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
+import { addAbortSignal, Readable } from 'node:stream';
+import { uploadAborted } from './abort';
+import { createBandwidthLimiter } from './bandwidth-limiter';
+import { readAll } from './chunk-reader';
+import { checkFailure, isMissingObject, rethrowS3Error, S3Place } from './s3-errors';
+import { uploadMultipart } from './s3-multipart';
+import { createParams, isMultipart, S3StorageOptions, sseCParams, stripEtag } from './s3-options';
+import { ObjectInfo, Storage, UploadOptions } from './storage';
+
+export { MEDUSA_S3_DEFAULTS } from './s3-options';
+export type { S3StorageOptions } from './s3-options';
+
+/** A Storage on an S3 bucket. The client is created here and destroyed by `close()`. */
+export function createS3Storage(o: S3StorageOptions): Storage {
+  const client = new S3Client({
+    region: o.region,
+    endpoint: o.endpoint,
+    forcePathStyle: o.forcePathStyle,
+    credentials: o.credentials,
+    ...(o.requestTimeoutMs ? { requestHandler: { requestTimeout: o.requestTimeoutMs } } : {}),
+  });
+  const Bucket = o.bucketName;
+  const at: S3Place = { bucket: Bucket, endpoint: o.endpoint ?? `AWS S3 (${o.region})` };
+  const limiter = createBandwidthLimiter(o.maxBandwidthBytesPerSecond);
+
+  async function head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const r = await client.send(new HeadObjectCommand({ Bucket, Key: key, ...sseCParams(o) }));
+      return { key, size: r.ContentLength ?? 0, hash: stripEtag(r.ETag), lastModified: r.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (isMissingObject(err)) return undefined;
+      return rethrowS3Error(err, at);
+    }
+  }
+
+  /** The object as stored, read back after a write so size, ETag and date are the server's. */
+  async function headAfterWrite(key: string): Promise<ObjectInfo> {
+    const info = await head(key);
+    if (!info) throw new Error(`${key} is missing from s3://${Bucket} right after it was written`);
+    return info;
+  }
+
+  async function putBuffer(key: string, data: Buffer, signal?: AbortSignal): Promise<ObjectInfo> {
+    try {
+      await client.send(new PutObjectCommand({
+        Bucket, Key: key, Body: data, ContentLength: data.length, ...createParams(o),
+      }), { abortSignal: signal });
+    } catch (err) {
+      if (signal?.aborted) throw uploadAborted(signal, `upload of ${key} to s3://${Bucket}`);
+      return rethrowS3Error(err, at);
+    }
+    return headAfterWrite(key);
+  }
+
+  async function upload(key: string, body: Readable, size: number, options: UploadOptions = {}): Promise<ObjectInfo> {
+    if (isMultipart(size, o.multipartThreshold)) {
+      try {
+        await uploadMultipart({ client, options: o, limiter }, key, body, size, options);
+      } catch (err) {
+        return rethrowS3Error(err, at);
+      }
+    } else {
+      const { signal } = options;
+      if (signal) addAbortSignal(signal, body);
+      let data: Buffer;
+      try {
+        data = await readAll(body, limiter, signal);
+      } catch (err) {
+        throw signal?.aborted ? uploadAborted(signal, `upload of ${key} to s3://${Bucket}`) : err;
+      }
+      if (data.length !== size) throw new Error(`upload of ${key}: the stream had ${data.length} bytes, not the declared ${size}`);
+      const info = await putBuffer(key, data, signal);
+      options.onProgress?.(size);
+      return info;
+    }
+    return headAfterWrite(key);
+  }
+
+  async function* list(prefix: string): AsyncIterable<ObjectInfo> {
+    let ContinuationToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken }));
+      } catch (err) {
+        return rethrowS3Error(err, at);
+      }
+      for (const c of page.Contents ?? []) {
+        if (c.Key === undefined) continue;
+        yield { key: c.Key, size: c.Size ?? 0, hash: stripEtag(c.ETag), lastModified: c.LastModified ?? new Date(0) };
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async function getObject(key: string) {
+    try {
+      return await client.send(new GetObjectCommand({ Bucket, Key: key, ...sseCParams(o) }));
+    } catch (err) {
+      if (isMissingObject(err)) return undefined;
+      return rethrowS3Error(err, at);
+    }
+  }
+
+  return {
+    description: `s3://${Bucket}`,
+    head,
+    list,
+    upload,
+    async putBytes(key, data) {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      await limiter.take(buf.length);
+      return putBuffer(key, buf);
+    },
+    async getBytes(key) {
+      const r = await getObject(key);
+      return r?.Body ? Buffer.from(await r.Body.transformToByteArray()) : undefined;
+    },
+    async download(key) {
+      const r = await getObject(key);
+      if (!r?.Body) throw new Error(`no object ${key} in s3://${Bucket}`);
+      return r.Body as Readable;
+    },
+    async delete(key) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket, Key: key }));
+      } catch (err) {
+        if (!isMissingObject(err)) rethrowS3Error(err, at);
+      }
+    },
+    async check() {
+      // A one-key listing rather than HeadBucket: HEAD answers carry no error code, so a missing
+      // bucket and refused credentials would look alike (versitygw answers 404 to an unknown key).
+      try {
+        await client.send(new ListObjectsV2Command({ Bucket, MaxKeys: 1 }));
+      } catch (err) {
+        throw checkFailure(err, at);
+      }
+    },
+    async close() {
+      client.destroy();
+    },
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * `medusa backup` for one node, as a durable workflow: check the name, write the meta files and
+ * index start entries, snapshot, plan, upload (heartbeating, resumable), write the manifest and
+ * index finish entries, and clear the snapshot — on success, failure and cancellation alike unless
+ * `keepSnapshot`. Deterministic: every step with I/O is an activity.
+ */
+import {
+  ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, isCancellation, proxyActivities, RetryPolicy, setHandler,
+  upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { PlanSummary, UploadResult } from '../activities/backup/types';
+import { snapshotTag } from '../plan/backup-name';
+import type { BackupMode } from '../plan/layout';
+import { BACKUP_MODE, BACKUP_NAME, BACKUP_OUTCOME } from '../shared/search-attributes';
+
+/** Input of {@link backupNode}: one JSON object, every field but the name and node defaulted. */
+export interface BackupNodeInput {
+  backupName: string;
+  /** The node, as Medusa names it: the [storage] fqdn the node's backups live under (and the address to reach it). */
+  fqdn: string;
+  /** Default differential. */
+  mode?: BackupMode;
+  /** Compare MD5s as well as sizes before reusing a pool file; default: the worker's [checks] enable_md5_checks. */
+  enableMd5Checks?: boolean;
+  keepSnapshot?: boolean;
+  /** Back up the existing snapshot named exactly `backupName` (Medusa's --use-existing-snapshot). */
+  useExistingSnapshot?: boolean;
+  /** Work files on the node go under this directory (default /tmp). */
+  tempDir?: string;
+  bucketName?: string;
+  prefix?: string;
+  /** Task queue of a worker running on the node; default: this workflow's queue (the central worker, over SSH). */
+  nodeTaskQueue?: string;
+}
+
+export type BackupPhase = 'checking' | 'meta' | 'snapshot' | 'planning' | 'uploading' | 'manifest' | 'clearing' | 'done' | 'failed';
+
+export interface BackupNodeProgress {
+  phase: BackupPhase;
+  plan?: PlanSummary;
+}
+
+export interface BackupNodeResult {
+  backupName: string;
+  fqdn: string;
+  mode: BackupMode;
+  files: number;
+  bytes: number;
+  uploadedFiles: number;
+  uploadedBytes: number;
+  keptFiles: number;
+  keptBytes: number;
+  /** Files a crashed earlier attempt had already sent completely, not sent again. */
+  alreadyPresentFiles: number;
+  snapshotCleared: boolean;
+  manifestKey: string;
+}
+
+export const backupNodeProgress = defineQuery<BackupNodeProgress>('progress');
+
+const NON_RETRYABLE = ['BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing'];
+
+/** An activity's own failure (type and message) instead of the generic "Activity task failed". */
+function reported(err: unknown): unknown {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    return ApplicationFailure.create({ message: err.cause.message, type: err.cause.type ?? 'BackupFailed', nonRetryable: true });
+  }
+  return err;
+}
+
+export async function backupNode(input: BackupNodeInput): Promise<BackupNodeResult> {
+  try {
+    return await runBackupNode(input);
+  } catch (err) {
+    throw reported(err);
+  }
+}
+
+async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> {
+  const mode: BackupMode = input.mode ?? 'differential';
+  if (mode !== 'full' && mode !== 'differential') throw ApplicationFailure.nonRetryable(`unknown mode ${String(input.mode)} (full or differential)`, 'BadInput');
+  if (!input.backupName || !input.fqdn) throw ApplicationFailure.nonRetryable('backupName and fqdn are required', 'BadInput');
+  const progress: BackupNodeProgress = { phase: 'checking' };
+  setHandler(backupNodeProgress, () => progress);
+  upsertSearchAttributes([{ key: BACKUP_NAME, value: input.backupName }, { key: BACKUP_MODE, value: mode }]);
+
+  const taskQueue = input.nodeTaskQueue ?? workflowInfo().taskQueue;
+  const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE };
+  const steps = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '15 minutes', retry });
+  const transfer = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '7 days', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 20 } });
+  const cleanup = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '10 minutes', retry: { ...retry, maximumAttempts: 10 } });
+
+  const ref = { backupName: input.backupName, fqdn: input.fqdn, mode, bucketName: input.bucketName, prefix: input.prefix };
+  const useExisting = input.useExistingSnapshot ?? false;
+  const tag = snapshotTag(input.backupName, useExisting);
+  const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${input.backupName}`;
+
+  await steps.checkBackupName({ ...ref, useExistingSnapshot: useExisting });
+  progress.phase = 'meta';
+  const start = await steps.writeBackupStart(ref);
+  let snapshotCleared = false;
+  try {
+    progress.phase = 'snapshot';
+    await steps.takeSnapshot({ fqdn: input.fqdn, tag, dataDir: start.dataDir, mustExist: useExisting });
+    progress.phase = 'planning';
+    const plan = await steps.planBackup({ ...ref, tag, dataDir: start.dataDir, workDir, enableMd5Checks: input.enableMd5Checks });
+    progress.plan = plan;
+    progress.phase = 'uploading';
+    const upload: UploadResult = await transfer.uploadFiles({ ...ref, planPath: plan.planPath });
+    progress.phase = 'manifest';
+    const finish = await steps.finishBackup({ ...ref, planPath: plan.planPath });
+    progress.phase = 'clearing';
+    if (!(input.keepSnapshot ?? false)) {
+      snapshotCleared = (await cleanup.clearSnapshot({ fqdn: input.fqdn, tag, dataDir: start.dataDir, workDir })).cleared;
+    }
+    progress.phase = 'done';
+    upsertSearchAttributes([{ key: BACKUP_OUTCOME, value: 'success' }]);
+    return {
+      backupName: input.backupName, fqdn: input.fqdn, mode, files: plan.files, bytes: plan.bytes,
+      uploadedFiles: upload.filesUploaded, uploadedBytes: upload.bytesUploaded, keptFiles: plan.keptFiles, keptBytes: plan.keptBytes,
+      alreadyPresentFiles: upload.filesAlreadyPresent, snapshotCleared, manifestKey: finish.manifestKey,
+    };
+  } catch (err) {
+    progress.phase = 'failed';
+    // Cleanup runs even when the workflow is being cancelled, then the original error is reported.
+    await CancellationScope.nonCancellable(async () => {
+      upsertSearchAttributes([{ key: BACKUP_OUTCOME, value: isCancellation(err) ? 'cancelled' : 'failed' }]);
+      if (!(input.keepSnapshot ?? false)) {
+        await cleanup.clearSnapshot({ fqdn: input.fqdn, tag, dataDir: start.dataDir, workDir }).catch(() => undefined);
+      }
+    });
+    throw err;
+  }
+}

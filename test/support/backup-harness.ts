@@ -1,0 +1,66 @@
+/**
+ * In-process workers for backup tests: real Worker, real Temporal server, real ports (SSH to the
+ * sandbox nodes, local or S3 storage), configured like a user would in medusa.ini.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivityContext } from '../../src/activities/context';
+import { ConfigOverrides, loadMedusaConfig, MedusaConfig } from '../../src/config/medusa-config';
+import { Storage } from '../../src/storage/storage';
+import { createWorker } from '../../src/worker';
+import { sandbox, uniqueId } from './env';
+
+export type StorageKind = 'local' | 's3';
+
+/** The sandbox's medusa.ini, pointed at local storage or the sandbox S3 server. */
+export function sandboxConfig(kind: StorageKind, overrides: ConfigOverrides = {}): MedusaConfig {
+  const c = loadMedusaConfig(sandbox('MEDUSA_CONFIG_FILE'), overrides);
+  if (kind === 's3') {
+    const endpoint = new URL(sandbox('SANDBOX_S3_ENDPOINT'));
+    Object.assign(c.storage, {
+      storageProvider: 's3_compatible', host: endpoint.hostname, port: Number(endpoint.port), secure: false,
+      s3AddressingStyle: 'path', region: sandbox('SANDBOX_S3_REGION'), keyFile: sandbox('SANDBOX_S3_KEY_FILE'),
+    });
+  }
+  return c;
+}
+
+export interface Harness {
+  client: Client;
+  nativeConnection: NativeConnection;
+  bundle: WorkflowBundleWithSourceMap;
+  /** Starts a worker on a fresh task queue with this configuration; stopped by `close()`. */
+  worker(config: MedusaConfig): Promise<{ taskQueue: string; storage: Storage }>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const nativeConnection = await NativeConnection.connect({ address: sandbox('TEMPORAL_ADDRESS') });
+  const connection = await Connection.connect({ address: sandbox('TEMPORAL_ADDRESS') });
+  const client = new Client({ connection });
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  const running: { worker: Worker; done: Promise<void> }[] = [];
+  return {
+    client, nativeConnection, bundle,
+    async worker(config) {
+      const taskQueue = uniqueId('backup');
+      const context = createActivityContext(config, 'ssh');
+      const worker = await createWorker({ connection: nativeConnection, taskQueue, workflowBundle: bundle, context });
+      running.push({ worker, done: worker.run() });
+      return { taskQueue, storage: context.storage() };
+    },
+    async close() {
+      for (const r of running) r.worker.shutdown();
+      await Promise.all(running.map((r) => r.done));
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+export async function listKeys(storage: Storage, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const o of storage.list(prefix)) keys.push(o.key);
+  return keys.sort();
+}
