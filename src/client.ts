@@ -34,7 +34,6 @@ export function buildProgram(): Command {
     .option('--bucket-name <name>', 'bucket (or local directory under base_path) holding the backups')
     .option('--key-file <file>', 'storage credentials file')
     .option('-v, --verbose', 'more output', false)
-    .showHelpAfterError()
     .exitOverride();
 
   program.command('check-worker')
@@ -50,7 +49,7 @@ export function buildProgram(): Command {
   program.command('backup').alias('backup-node')
     .description('back up this node (or the node named by --fqdn) as a Temporal workflow, and follow it to the end')
     .option('--backup-name <name>', 'custom name for the backup (default: local time as YYYYMMDDHHMM)')
-    .option('--stagger <seconds>', 'drop initial backups if longer than a duration (not available yet for a single node: use backup-cluster)')
+    .option('--stagger <seconds>', "drop initial backups if longer than a duration: a node with no finished backup waits for the node before it in token order to have one, at most this many seconds")
     .option('--enable-md5-checks', 'during backups and verify, use md5 calculations to determine file integrity (in addition to size, which is used by default)', false)
     .addOption(new Option('--mode <mode>', 'full: every file copied into this backup; differential: only files new since earlier backups').choices(['full', 'differential']).default('differential'))
     .option('--keep-snapshot', "don't delete the snapshot after the backup completes", false)
@@ -59,8 +58,12 @@ export function buildProgram(): Command {
     .option('--no-wait', 'start the backup, print its workflow id and return')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { backupName?: string; stagger?: string; enableMd5Checks: boolean; mode: string; keepSnapshot: boolean; useExistingSnapshot: boolean; tempDir: string; wait: boolean; taskQueue: string }) => {
-      if (o.stagger !== undefined) throw new ExitError('--stagger is not supported by `medusa backup` yet; `medusa backup-cluster --stagger` will order nodes', 2);
-      await backupCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+      let stagger: number | undefined;
+      if (o.stagger !== undefined) {
+        stagger = Number(o.stagger);
+        if (!Number.isInteger(stagger) || stagger < 1) throw new ExitError(`--stagger must be a whole number of seconds ≥ 1, not ${o.stagger}`, 2);
+      }
+      await backupCommand({ ...o, stagger, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('worker')
@@ -68,7 +71,7 @@ export function buildProgram(): Command {
     .option('--task-queue <queue>', 'task queue to poll', 'medusa')
     .option('--node-local', 'this worker runs on a Cassandra node and reaches it directly (no SSH)', false)
     .action(async (o: { taskQueue: string; nodeLocal: boolean }) => {
-      await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, nodeMode: o.nodeLocal ? 'local' : 'ssh' });
+      await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, overrides: overrides(), nodeMode: o.nodeLocal ? 'local' : 'ssh' });
     });
 
   return program;
@@ -80,8 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const e = err as Error & { code?: unknown; exitCode?: number };
-    // commander has already printed help, version or a usage error.
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode ?? 1;
+    // commander has already printed help, version or its one-line usage error; usage errors exit 2, as in Medusa (click).
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode === 0 ? 0 : 2;
     process.stderr.write(`medusa: ${e.message.split('\n')[0]}\n`);
     return e instanceof ExitError ? e.exitCode : 1;
   }

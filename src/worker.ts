@@ -5,7 +5,7 @@
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ActivityContext, createActivityContext, NodeMode } from './activities/context';
-import { loadMedusaConfig } from './config/medusa-config';
+import { ConfigOverrides, loadMedusaConfig } from './config/medusa-config';
 import { DEFAULT_TASK_QUEUE } from './shared/constants';
 import { connectWorker, temporalTarget } from './temporal/connection';
 import { VERSION } from './version';
@@ -31,18 +31,22 @@ export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
     ...(o.identity ? { identity: o.identity } : {}),
     // Uploads get time to checkpoint through their heartbeat before the worker goes away.
     shutdownGraceTime: '30 seconds',
+    // Progress (files and bytes sent) reaches the server, hence the CLI and the UI, every few seconds.
+    maxHeartbeatThrottleInterval: '3 seconds',
   });
 }
 
 export interface RunWorkerOptions {
   taskQueue?: string;
   configFile: string;
+  /** Medusa's global options (--bucket-name, --prefix, --fqdn, --key-file), as for any other command. */
+  overrides?: ConfigOverrides;
   nodeMode?: NodeMode;
 }
 
 export async function runWorker(o: RunWorkerOptions): Promise<void> {
   const taskQueue = o.taskQueue ?? DEFAULT_TASK_QUEUE;
-  const context = createActivityContext(loadMedusaConfig(o.configFile), o.nodeMode ?? 'ssh');
+  const context = createActivityContext(loadMedusaConfig(o.configFile, o.overrides), o.nodeMode ?? 'ssh');
   const target = temporalTarget();
   const connection = await connectWorker(target);
   try {

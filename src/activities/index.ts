@@ -6,6 +6,7 @@
 import { makeFinishActivities } from './backup/finish';
 import { makePlanActivities } from './backup/plan';
 import { makeSnapshotActivities } from './backup/snapshot';
+import { makeStaggerActivities } from './backup/stagger';
 import { makeStartActivities } from './backup/start';
 import { makeUploadActivities } from './backup/upload';
 import { ConfigError } from '../config/medusa-config';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     describeWorker: makeDescribeWorker(deps.version),
     ...makeStartActivities(ctx),
+    ...makeStaggerActivities(ctx),
     ...makeSnapshotActivities(ctx),
     ...makePlanActivities(ctx),
     ...makeUploadActivities(ctx),

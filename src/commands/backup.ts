@@ -13,6 +13,7 @@ export interface BackupCommandOptions {
   overrides: ConfigOverrides;
   backupName?: string;
   mode: string;
+  stagger?: number;
   enableMd5Checks: boolean;
   keepSnapshot: boolean;
   useExistingSnapshot: boolean;
@@ -45,7 +46,7 @@ export async function backupCommand(o: BackupCommandOptions): Promise<void> {
   const config = loadMedusaConfig(o.configFile, o.overrides);
   const input: BackupNodeInput = {
     backupName: name, fqdn: config.storage.fqdn, mode: o.mode,
-    enableMd5Checks: o.enableMd5Checks ? true : undefined, keepSnapshot: o.keepSnapshot, useExistingSnapshot: o.useExistingSnapshot,
+    stagger: o.stagger, enableMd5Checks: o.enableMd5Checks ? true : undefined, keepSnapshot: o.keepSnapshot, useExistingSnapshot: o.useExistingSnapshot,
     tempDir: o.tempDir, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
   };
   const target = temporalTarget();

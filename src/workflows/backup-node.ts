@@ -6,7 +6,7 @@
  */
 import {
   ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, isCancellation, proxyActivities, RetryPolicy, setHandler,
-  upsertSearchAttributes, workflowInfo,
+  sleep, TimeoutFailure, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PlanSummary, UploadResult } from '../activities/backup/types';
@@ -26,15 +26,23 @@ export interface BackupNodeInput {
   keepSnapshot?: boolean;
   /** Back up the existing snapshot named exactly `backupName` (Medusa's --use-existing-snapshot). */
   useExistingSnapshot?: boolean;
+  /**
+   * Medusa's --stagger, in seconds: before its snapshot, a node with no finished backup yet waits
+   * until the node before it in token order has one, checking every minute with a durable timer;
+   * past the limit the backup fails. Once a node has any finished backup it never waits again.
+   */
+  stagger?: number;
   /** Work files on the node go under this directory (default /tmp). */
   tempDir?: string;
   bucketName?: string;
   prefix?: string;
   /** Task queue of a worker running on the node; default: this workflow's queue (the central worker, over SSH). */
   nodeTaskQueue?: string;
+  /** With nodeTaskQueue: fail when no worker on that queue picks up a step within this many seconds (default 300). */
+  nodeStartTimeoutSeconds?: number;
 }
 
-export type BackupPhase = 'checking' | 'meta' | 'snapshot' | 'planning' | 'uploading' | 'manifest' | 'clearing' | 'done' | 'failed';
+export type BackupPhase = 'checking' | 'meta' | 'staggering' | 'snapshot' | 'planning' | 'uploading' | 'manifest' | 'clearing' | 'done' | 'failed';
 
 export interface BackupNodeProgress {
   phase: BackupPhase;
@@ -61,8 +69,30 @@ export const backupNodeProgress = defineQuery<BackupNodeProgress>('progress');
 
 const NON_RETRYABLE = ['BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing'];
 
+/** Waits (durable timers, at most a minute between checks) until staggerReady says go, or fails past `seconds`. */
+async function staggerWait(steps: ReturnType<typeof proxyActivities<Activities>>, ref: Parameters<Activities['staggerReady']>[0], seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const verdict = await steps.staggerReady(ref);
+    if (verdict.ready) return;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw ApplicationFailure.nonRetryable(`Backups on previous nodes did not complete within our stagger time (${seconds} s): ${verdict.reason}`, 'StaggerTimeout');
+    }
+    await sleep(Math.min(60_000, left));
+  }
+}
+
 /** An activity's own failure (type and message) instead of the generic "Activity task failed". */
-function reported(err: unknown): unknown {
+function reported(err: unknown, input: BackupNodeInput): unknown {
+  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START') {
+    const queue = String(input.nodeTaskQueue);
+    return ApplicationFailure.create({
+      message: `${input.fqdn}: the node worker on task queue ${queue} did not pick up ${err.activityType} within ${input.nodeStartTimeoutSeconds ?? 300} s `
+        + `(is \`medusa worker --node-local --task-queue ${queue}\` running on ${input.fqdn}?)`,
+      type: 'NodeWorkerUnavailable', nonRetryable: true,
+    });
+  }
   if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
     return ApplicationFailure.create({ message: err.cause.message, type: err.cause.type ?? 'BackupFailed', nonRetryable: true });
   }
@@ -73,7 +103,7 @@ export async function backupNode(input: BackupNodeInput): Promise<BackupNodeResu
   try {
     return await runBackupNode(input);
   } catch (err) {
-    throw reported(err);
+    throw reported(err, input);
   }
 }
 
@@ -86,19 +116,29 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   upsertSearchAttributes([{ key: BACKUP_NAME, value: input.backupName }, { key: BACKUP_MODE, value: mode }]);
 
   const taskQueue = input.nodeTaskQueue ?? workflowInfo().taskQueue;
+  // A node's own queue has one worker, on that node: when it is not running, fail instead of waiting forever.
+  const startSeconds = input.nodeStartTimeoutSeconds ?? 300;
+  if (!(startSeconds > 0)) throw ApplicationFailure.nonRetryable(`nodeStartTimeoutSeconds must be > 0, not ${String(input.nodeStartTimeoutSeconds)}`, 'BadInput');
+  const onNode = input.nodeTaskQueue ? { scheduleToStartTimeout: startSeconds * 1000 } : {};
   const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE };
-  const steps = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '15 minutes', retry });
-  const transfer = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '7 days', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 20 } });
-  const cleanup = proxyActivities<Activities>({ taskQueue, startToCloseTimeout: '10 minutes', retry: { ...retry, maximumAttempts: 10 } });
+  // Storage-only steps stay with the central worker; steps that touch the node go to the node's worker.
+  const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
+  const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '15 minutes', retry });
+  const transfer = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '7 days', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 20 } });
+  const cleanup = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '10 minutes', retry: { ...retry, maximumAttempts: 10 } });
 
   const ref = { backupName: input.backupName, fqdn: input.fqdn, mode, bucketName: input.bucketName, prefix: input.prefix };
   const useExisting = input.useExistingSnapshot ?? false;
   const tag = snapshotTag(input.backupName, useExisting);
   const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${input.backupName}`;
 
-  await steps.checkBackupName({ ...ref, useExistingSnapshot: useExisting });
+  await central.checkBackupName({ ...ref, useExistingSnapshot: useExisting });
   progress.phase = 'meta';
   const start = await steps.writeBackupStart(ref);
+  if (input.stagger !== undefined && input.stagger > 0) {
+    progress.phase = 'staggering';
+    await staggerWait(central, ref, input.stagger);
+  }
   let snapshotCleared = false;
   try {
     progress.phase = 'snapshot';

@@ -1,0 +1,154 @@
+/**
+ * Durability of a node backup on real parts: a worker killed mid-upload and replaced finishes the
+ * backup without sending finished files again; a cancelled backup clears its snapshot; stagger
+ * waits on durable timers; no secret reaches a workflow history.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectSsh, execCommand } from '../../src/nodes/ssh/connect';
+import { Layout } from '../../src/plan/layout';
+import { parseManifest } from '../../src/plan/manifest';
+import { backupNode, BackupNodeResult } from '../../src/workflows';
+import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
+import { sandbox, uniqueId } from '../support/env';
+
+const repo = join(__dirname, '..', '..');
+let h: Harness;
+const spawned: ChildProcess[] = [];
+
+beforeAll(async () => {
+  h = await startHarness();
+}, 120_000);
+
+afterAll(async () => {
+  for (const p of spawned) if (p.exitCode === null) p.kill('SIGKILL');
+  await h?.close();
+});
+
+/** medusa.ini for the sandbox S3 server, written the way an operator would. */
+function s3Ini(prefix: string, extra: string): string {
+  const endpoint = new URL(sandbox('SANDBOX_S3_ENDPOINT'));
+  const base = readFileSync(sandbox('MEDUSA_CONFIG_FILE'), 'utf8').replace(/\[storage\][\s\S]*?(?=\n\[)/, `[storage]
+storage_provider = s3_compatible
+bucket_name = ${sandbox('SANDBOX_S3_BUCKET')}
+host = ${endpoint.hostname}
+port = ${endpoint.port}
+secure = False
+s3_addressing_style = path
+region = ${sandbox('SANDBOX_S3_REGION')}
+key_file = ${sandbox('SANDBOX_S3_KEY_FILE')}
+prefix = ${prefix}
+${extra}
+`);
+  const file = join(mkdtempSync(join(tmpdir(), 'ini-')), 'medusa.ini');
+  writeFileSync(file, base);
+  return file;
+}
+
+function startWorkerProcess(ini: string, taskQueue: string): ChildProcess {
+  const p = spawn('node', [join(repo, 'bin', 'medusa.js'), '--config-file', ini, 'worker', '--task-queue', taskQueue], {
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  spawned.push(p);
+  return p;
+}
+
+async function snapshotDirs(host: string, tag: string): Promise<string> {
+  const c = await connectSsh({ host, port: Number(sandbox('SANDBOX_SSH_PORT')), username: 'root', keyFile: sandbox('SANDBOX_SSH_KEY'), knownHostsFile: sandbox('SANDBOX_SSH_KNOWN_HOSTS') });
+  try {
+    return (await execCommand(c, `find /var/lib/cassandra/data -type d -path "*/snapshots/${tag}"`)).stdout.trim();
+  } finally {
+    c.end();
+  }
+}
+
+test('a worker killed during the upload is replaced; the backup completes and finished files are not sent again', async () => {
+  const prefix = uniqueId('crash').replace(/-/g, '');
+  const taskQueue = uniqueId('crash-q');
+  const slow = startWorkerProcess(s3Ini(prefix, 'transfer_max_bandwidth = 100KB/s\nconcurrent_transfers = 1'), taskQueue);
+  const { storage } = await h.worker(sandboxConfig('s3', { prefix })); // only to look into the bucket
+  const handle = await h.client.workflow.start(backupNode, {
+    taskQueue, workflowId: `${prefix}/b1`, args: [{ backupName: 'b1', fqdn: '127.0.0.4', prefix }], workflowExecutionTimeout: '10 minutes',
+  });
+  const dataRoot = new Layout(prefix, '127.0.0.4').dataRoot('differential', 'b1');
+  let sentBeforeKill = 0;
+  for (let i = 0; i < 240 && sentBeforeKill < 40; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    sentBeforeKill = (await listKeys(storage, dataRoot)).length;
+  }
+  expect(sentBeforeKill).toBeGreaterThanOrEqual(40);
+  slow.kill('SIGKILL');
+  await new Promise((r) => slow.once('exit', r));
+  sentBeforeKill = (await listKeys(storage, dataRoot)).length;
+
+  startWorkerProcess(s3Ini(prefix, 'concurrent_transfers = 4'), taskQueue);
+  const r: BackupNodeResult = await handle.result();
+  expect(r.alreadyPresentFiles).toBeGreaterThanOrEqual(sentBeforeKill);
+  expect(r.uploadedFiles + r.alreadyPresentFiles).toBe(r.files);
+  expect(r.uploadedFiles).toBeLessThanOrEqual(r.files - sentBeforeKill);
+  // The upload activity ran twice: the second attempt, on the new worker, after the heartbeat timed out.
+  const history = await handle.fetchHistory();
+  const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+  expect(attempts).toContain(2);
+  const manifest = parseManifest((await storage.getBytes(new Layout(prefix, '127.0.0.4').meta('b1', 'manifest.json')))!.toString());
+  const keys = new Set(await listKeys(storage, dataRoot));
+  for (const o of manifest.flatMap((s) => s.objects)) expect(keys.has(o.path)).toBe(true);
+  expect(await snapshotDirs('127.0.0.4', 'medusa-b1')).toBe('');
+
+  // No secret of the worker's configuration is in the history: not the S3 keys, not the SSH private key.
+  // Payload bytes (inputs, results, heartbeat details, failures, search attributes) decoded to text.
+  const text = JSON.stringify(history, (k, v: unknown) => {
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+    return k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v;
+  });
+  expect(text).toContain('127.0.0.4'); // the history is readable: the check below is meaningful
+  expect(text).not.toContain(sandbox('SANDBOX_S3_SECRET_ACCESS_KEY'));
+  expect(text).not.toContain(sandbox('SANDBOX_S3_ACCESS_KEY_ID'));
+  const privateKey = readFileSync(sandbox('SANDBOX_SSH_KEY'), 'utf8').split('\n').filter((l) => l.length > 40)[1];
+  expect(text).not.toContain(privateKey);
+}, 400_000);
+
+test('a cancelled backup stops its upload and clears its snapshot, and is marked cancelled', async () => {
+  const prefix = uniqueId('cancel').replace(/-/g, '');
+  const config = sandboxConfig('s3', { prefix });
+  config.storage.transferMaxBandwidth = 50 * 1024;
+  config.storage.concurrentTransfers = 1;
+  const { taskQueue } = await h.worker(config);
+  const handle = await h.client.workflow.start(backupNode, {
+    taskQueue, workflowId: `${prefix}/c1`, args: [{ backupName: 'c1', fqdn: '127.0.0.3', prefix }], workflowExecutionTimeout: '10 minutes',
+  });
+  for (let i = 0; i < 120; i++) {
+    const d = await handle.describe();
+    if ((d.raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'uploadFiles')) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  expect(await snapshotDirs('127.0.0.3', 'medusa-c1')).not.toBe('');
+  await handle.cancel();
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  expect(await snapshotDirs('127.0.0.3', 'medusa-c1')).toBe('');
+  expect((await handle.describe()).searchAttributes.MedusaBackupOutcome).toEqual(['cancelled']);
+}, 300_000);
+
+test('stagger: a node waits for the node before it in token order, and gives up after the stagger time', async () => {
+  const prefix = uniqueId('stagger').replace(/-/g, '');
+  const { taskQueue } = await h.worker(sandboxConfig('local', { prefix }));
+  const run = (fqdn: string, name: string, stagger: number) => h.client.workflow.execute(backupNode, {
+    taskQueue, workflowId: `${prefix}/${name}/${fqdn}`, args: [{ backupName: name, fqdn, prefix, stagger }], workflowExecutionTimeout: '5 minutes',
+  });
+  // 127.0.0.3 comes after 127.0.0.2 in token order; 127.0.0.2 has no backup yet under this prefix.
+  const started = Date.now();
+  const err = await run('127.0.0.3', 's1', 4).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/^Backups on previous nodes did not complete within our stagger time \(4 s\): waiting for 127\.0\.0\.2/);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+  expect(await snapshotDirs('127.0.0.3', 'medusa-s1')).toBe(''); // it stopped before its snapshot
+  // The first node in token order never waits; once it has finished, the next one goes ahead.
+  await run('127.0.0.2', 's2', 4);
+  const r = await run('127.0.0.3', 's3', 4);
+  expect(r.fqdn).toBe('127.0.0.3');
+}, 300_000);

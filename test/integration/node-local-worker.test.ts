@@ -1,0 +1,226 @@
+/**
+ * The node-local mode on real parts: a real `medusa worker --node-local` process runs inside host
+ * 127.0.0.3's mount and UTS namespaces (where that node's Cassandra runs) and polls the node's own
+ * task queue; the backup workflow runs on a central in-process worker and sends its node steps
+ * there. The workflow history proves which worker ran what. With the node worker stopped
+ * (SIGTERM, clean exit), a backup for that queue fails within a bounded time, naming node and queue.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { loadSettings } from '../../sandbox/settings';
+import { status } from '../../sandbox/index';
+import { connectSsh, execCommand } from '../../src/nodes/ssh/connect';
+import { Layout } from '../../src/plan/layout';
+import { parseManifest } from '../../src/plan/manifest';
+import { Storage } from '../../src/storage/storage';
+import { backupNode } from '../../src/workflows';
+import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
+import { sandbox, uniqueId } from '../support/env';
+
+const NODE = '127.0.0.3';
+const REPO = resolve(__dirname, '..', '..');
+/** The worker's shutdownGraceTime (src/worker.ts): a SIGTERMed worker must be gone within it. */
+const GRACE_MS = 30_000;
+const NODE_ACTIVITIES = ['writeBackupStart', 'takeSnapshot', 'planBackup', 'uploadFiles', 'finishBackup', 'clearSnapshot'];
+/** Steps that touch only storage run on the central worker. */
+const CENTRAL_ACTIVITIES = ['checkBackupName'];
+
+const prefix = uniqueId('nl').replace(/-/g, '');
+const queue = `medusa-node-${NODE}-${prefix}`;
+const layout = new Layout(prefix, NODE);
+let h: Harness;
+let centralQueue: string;
+let storage: Storage;
+let tmp: string;
+let logFile: string;
+let worker: ChildProcess | undefined;
+let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+async function onNode(command: string): Promise<string> {
+  const c = await connectSsh({ host: NODE, port: Number(sandbox('SANDBOX_SSH_PORT')), username: 'root', keyFile: sandbox('SANDBOX_SSH_KEY'), knownHostsFile: sandbox('SANDBOX_SSH_KNOWN_HOSTS') });
+  try {
+    const r = await execCommand(c, command);
+    if (r.code !== 0) throw new Error(`${command}: exit ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    c.end();
+  }
+}
+
+/** Files of a snapshot on the node, as `<ks>/<table_dir>[/.<idx>]/<file>` → size (Cassandra's own manifest.json/schema.cql left out). */
+async function snapshotFiles(tag: string): Promise<Map<string, number>> {
+  const out = await onNode(`cd /var/lib/cassandra/data && find . -path "./*/*/snapshots/${tag}/*" -type f -printf '%s %P\\n'`);
+  const files = new Map<string, number>();
+  for (const line of out.trim().split('\n').filter(Boolean)) {
+    const [size, path] = [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' ') + 1)];
+    const parts = path.split('/');
+    const inner = parts.slice(4);
+    if (parts[0] === 'system_traces' || (inner.length === 1 && ['manifest.json', 'schema.cql'].includes(inner[0]))) continue;
+    files.set([parts[0], parts[1], ...inner].join('/'), size);
+  }
+  return files;
+}
+
+const workerLog = () => {
+  try {
+    return readFileSync(logFile, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+/** Resolves once the worker says it polls (it bundles the workflows first); fails if it exits or takes too long. */
+async function waitPolling(timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited.then(() => { gone = true; });
+  while (!workerLog().includes(`polling task queue ${queue}`)) {
+    if (gone || Date.now() > deadline) throw new Error(`the node-local worker is not polling ${queue} (${gone ? 'it exited' : 'timeout'}); its log:\n${workerLog()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+  ({ taskQueue: centralQueue, storage } = await h.worker(sandboxConfig('local', { prefix })));
+
+  const sshd = status(loadSettings()).find((p) => p.part === `SSH host ${NODE}`);
+  if (!sshd?.running) throw new Error(`the sandbox's SSH host ${NODE} is not running`);
+  tmp = mkdtempSync(join(tmpdir(), 'medusa-node-local-'));
+  // /tmp is shared with the hosts' namespaces, so the node-local worker reads this copy of the sandbox ini.
+  const ini = join(tmp, 'medusa.ini');
+  writeFileSync(ini, readFileSync(sandbox('MEDUSA_CONFIG_FILE'), 'utf8').replace(/^\[storage\]$/m, `[storage]\nprefix = ${prefix}`));
+  logFile = join(tmp, 'worker.log');
+  const fd = openSync(logFile, 'a');
+  try {
+    worker = spawn('nsenter', ['--target', String(sshd.pid), '--mount', '--uts', '--',
+      process.execPath, join(REPO, 'bin', 'medusa.js'), '--config-file', ini, 'worker', '--node-local', '--task-queue', queue], {
+      cwd: REPO,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, TEMPORAL_ADDRESS: sandbox('TEMPORAL_ADDRESS'), PATH: `/opt/cassandra/bin:${process.env.PATH ?? '/usr/bin:/bin'}` },
+    });
+  } finally {
+    closeSync(fd);
+  }
+  const child = worker;
+  exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  await waitPolling(90_000);
+}, 180_000);
+
+afterAll(async () => {
+  if (worker && worker.exitCode === null && worker.signalCode === null) {
+    worker.kill('SIGTERM');
+    const late = setTimeout(() => worker?.kill('SIGKILL'), GRACE_MS + 5000);
+    await exited;
+    clearTimeout(late);
+  }
+  await h?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+test('the node activities of a backup run on the node-local worker inside the node, the workflow on the central worker', async () => {
+  const name = `nl${Date.now().toString(36)}`;
+  const handle = await h.client.workflow.start(backupNode, {
+    taskQueue: centralQueue, workflowId: `${prefix}/${name}`, workflowExecutionTimeout: '5 minutes',
+    args: [{ backupName: name, fqdn: NODE, prefix, nodeTaskQueue: queue, keepSnapshot: true }],
+  });
+  const r = await handle.result();
+  expect(r).toMatchObject({ backupName: name, fqdn: NODE, mode: 'differential', snapshotCleared: false });
+
+  // The manifest lists exactly the snapshot files of 127.0.0.3, with their sizes.
+  const onDisk = await snapshotFiles(`medusa-${name}`);
+  expect(onDisk.size).toBeGreaterThan(100);
+  const manifest = parseManifest((await storage.getBytes(layout.meta(name, 'manifest.json')))!.toString());
+  const listed = new Map(manifest.flatMap((s) => s.objects.map((o) => [o.path.slice(layout.dataRoot('differential', name).length), o.size] as const)));
+  expect(listed).toEqual(onDisk);
+  expect(r.files).toBe(onDisk.size);
+  for (const o of manifest.flatMap((s) => s.objects)) expect(o.path.startsWith(`${prefix}/${NODE}/data/`)).toBe(true);
+  await onNode(`nodetool clearsnapshot -t medusa-${name}`);
+  expect(await snapshotFiles(`medusa-${name}`)).toEqual(new Map());
+
+  // Who ran what: every node activity went to the node queue and was started by the node-local worker
+  // (pid of the spawned process — nsenter execs node — at the node's own hostname); workflow tasks by the central one.
+  const nodeHostname = (await onNode('hostname')).trim();
+  expect(nodeHostname).toBe('node2');
+  const nodeIdentity = `${worker!.pid}@${nodeHostname}`;
+  const centralIdentity = `${process.pid}@${hostname()}`;
+  expect(centralIdentity).not.toBe(nodeIdentity);
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = new Map<string, { type: string; queue: string }>();
+  const startedBy = new Map<string, string>();
+  const workflowTaskIdentities = new Set<string>();
+  for (const e of events) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '', queue: s.taskQueue?.name ?? '' });
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) startedBy.set(String(st.scheduledEventId), st.identity ?? '');
+    const wt = e.workflowTaskStartedEventAttributes;
+    if (wt) workflowTaskIdentities.add(wt.identity ?? '');
+  }
+  const types = [...scheduled.values()].map((s) => s.type);
+  // clearSnapshot is not scheduled with keepSnapshot: it gets its own check below.
+  for (const t of NODE_ACTIVITIES.filter((a) => a !== 'clearSnapshot')) expect(types).toContain(t);
+  for (const [id, s] of scheduled) {
+    const central = CENTRAL_ACTIVITIES.includes(s.type);
+    expect({ activity: s.type, queue: s.queue }).toEqual({ activity: s.type, queue: central ? centralQueue : queue });
+    expect({ activity: s.type, identity: startedBy.get(id) }).toEqual({ activity: s.type, identity: central ? centralIdentity : nodeIdentity });
+  }
+  expect([...workflowTaskIdentities]).toEqual([centralIdentity]);
+
+  // Without --keep-snapshot the node worker clears the snapshot too.
+  const name2 = `${name}b`;
+  const handle2 = await h.client.workflow.start(backupNode, {
+    taskQueue: centralQueue, workflowId: `${prefix}/${name2}`, workflowExecutionTimeout: '5 minutes',
+    args: [{ backupName: name2, fqdn: NODE, prefix, nodeTaskQueue: queue }],
+  });
+  const r2 = await handle2.result();
+  expect(r2.snapshotCleared).toBe(true);
+  // Differential against the first: what is unchanged on the node is kept, not sent again.
+  expect(r2.keptFiles).toBeGreaterThan(0);
+  expect(r2.uploadedFiles + r2.keptFiles).toBe(r2.files);
+  expect(await snapshotFiles(`medusa-${name2}`)).toEqual(new Map());
+  const events2 = (await handle2.fetchHistory()).events ?? [];
+  const scheduled2 = events2.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => ({
+    id: String(e.eventId), type: e.activityTaskScheduledEventAttributes!.activityType?.name, queue: e.activityTaskScheduledEventAttributes!.taskQueue?.name,
+  }));
+  expect(scheduled2.map((s) => s.type)).toEqual(expect.arrayContaining(NODE_ACTIVITIES));
+  const started2 = new Map(events2.filter((e) => e.activityTaskStartedEventAttributes).map((e) => [
+    String(e.activityTaskStartedEventAttributes!.scheduledEventId), e.activityTaskStartedEventAttributes!.identity,
+  ]));
+  for (const s of scheduled2.filter((x) => !CENTRAL_ACTIVITIES.includes(x.type ?? ''))) {
+    expect({ activity: s.type, queue: s.queue, identity: started2.get(s.id) }).toEqual({ activity: s.type, queue, identity: nodeIdentity });
+  }
+}, 300_000);
+
+test('SIGTERM stops the node-local worker cleanly; then a backup for its queue fails within the start timeout, naming node and queue', async () => {
+  const t0 = Date.now();
+  worker!.kill('SIGTERM');
+  const late = setTimeout(() => worker?.kill('SIGKILL'), GRACE_MS + 15_000);
+  const exit = await exited;
+  clearTimeout(late);
+  const stopMs = Date.now() - t0;
+  expect({ exit, log: exit.code === 0 ? '' : workerLog() }).toEqual({ exit: { code: 0, signal: null }, log: '' });
+  expect(stopMs).toBeLessThan(GRACE_MS);
+
+  const name = `nl${Date.now().toString(36)}gone`;
+  const startTimeout = 15;
+  const t1 = Date.now();
+  const err = await h.client.workflow.execute(backupNode, {
+    taskQueue: centralQueue, workflowId: `${prefix}/${name}`, workflowExecutionTimeout: '5 minutes',
+    args: [{ backupName: name, fqdn: NODE, prefix, nodeTaskQueue: queue, nodeStartTimeoutSeconds: startTimeout }],
+  }).catch((e: unknown) => e);
+  const failMs = Date.now() - t1;
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as (Error & { type?: string }) | undefined;
+  expect(cause?.type).toBe('NodeWorkerUnavailable');
+  expect(cause?.message).toBe(`${NODE}: the node worker on task queue ${queue} did not pick up writeBackupStart within ${startTimeout} s `
+    + `(is \`medusa worker --node-local --task-queue ${queue}\` running on ${NODE}?)`);
+  expect(failMs).toBeGreaterThanOrEqual(startTimeout * 1000 - 1000);
+  expect(failMs).toBeLessThan(startTimeout * 1000 + 30_000);
+  // Nothing was written for it.
+  expect(await listKeys(storage, `${prefix}/${NODE}/${name}/`)).toEqual([]);
+  expect(await listKeys(storage, `${prefix}/index/backup_index/${name}/`)).toEqual([]);
+}, 180_000);
