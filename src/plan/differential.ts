@@ -9,6 +9,15 @@ import { SnapshotFile } from './snapshot-files';
 export interface StoredObject {
   size: number;
   hash: string | null;
+  /** Last-modified time (epoch ms) when planned: tells a stale object from one a retry already replaced. */
+  lastModified?: number;
+}
+
+/** Whether an object seen in storage is still the one seen at planning time (same hash, or same time where no hash is known). */
+export function sameStoredObject(now: StoredObject, planned: StoredObject): boolean {
+  if (now.size !== planned.size) return false;
+  if (now.hash && planned.hash) return now.hash === planned.hash;
+  return now.lastModified === planned.lastModified;
 }
 
 export type PlanAction = 'upload' | 'keep' | 'check';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { backupNameProblem, defaultBackupName, snapshotTag } from '../../src/plan/backup-name';
-import { hashesMatch, isMultipartHash, multipartEtag, planFiles } from '../../src/plan/differential';
+import { hashesMatch, isMultipartHash, multipartEtag, planFiles, sameStoredObject } from '../../src/plan/differential';
 import { Layout } from '../../src/plan/layout';
 import { buildManifest, parseManifest, serializeManifest } from '../../src/plan/manifest';
 import { parseJsonWithBigInts, pyJsonDumps } from '../../src/plan/python-json';
@@ -122,4 +122,12 @@ test('backup names: safe in keys, index names and snapshot tags', () => {
   expect(defaultBackupName(new Date(2026, 7, 6, 15, 40, 59))).toBe('202608061540');
   expect(snapshotTag('b1', false)).toBe('medusa-b1');
   expect(snapshotTag('b1', true)).toBe('b1');
+});
+
+test('a stored object is the planned one when its hash (or, without hashes, its time) is unchanged', () => {
+  expect(sameStoredObject({ size: 3, hash: 'a' }, { size: 3, hash: 'a' })).toBe(true);
+  expect(sameStoredObject({ size: 3, hash: 'b' }, { size: 3, hash: 'a' })).toBe(false);
+  expect(sameStoredObject({ size: 4, hash: 'a' }, { size: 3, hash: 'a' })).toBe(false);
+  expect(sameStoredObject({ size: 3, hash: null, lastModified: 5 }, { size: 3, hash: null, lastModified: 5 })).toBe(true);
+  expect(sameStoredObject({ size: 3, hash: null, lastModified: 6 }, { size: 3, hash: null, lastModified: 5 })).toBe(false);
 });

@@ -52,3 +52,16 @@ export async function md5OnNode(node: NodeAccess, path: string, partSize?: numbe
   if (parts.code !== 0) throw new Error(`split/md5sum ${path} failed: ${parts.stderr.trim()}`);
   return { hex, parts: parts.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]) };
 }
+
+/** Plain MD5 (hex) of many files on the node in one command. */
+export async function md5ManyOnNode(node: NodeAccess, paths: string[]): Promise<Map<string, string>> {
+  const sums = new Map<string, string>();
+  if (paths.length === 0) return sums;
+  const r = await node.exec(`md5sum ${paths.map(shellQuote).join(' ')}`);
+  if (r.code !== 0) throw new Error(`md5sum failed on ${node.node}: ${r.stderr.trim().split('\n')[0]}`);
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([0-9a-f]{32}) [ *](.*)$/.exec(line);
+    if (m) sums.set(m[2], m[1]);
+  }
+  return sums;
+}

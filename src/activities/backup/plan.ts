@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { layoutFor } from './start';
-import { listSnapshot, md5OnNode } from './node-commands';
+import { listSnapshot, md5ManyOnNode, md5OnNode } from './node-commands';
 import { NodeBackupRef, PlanSummary } from './types';
 
 export interface PlanFile {
@@ -47,17 +47,22 @@ export function makePlanActivities(ctx: ActivityContext) {
           const layout = layoutFor(ctx, r);
           const pool = new Map<string, StoredObject>();
           if (r.mode === 'differential') {
-            for await (const o of ctx.storage(r.bucketName).list(layout.dataRoot('differential', r.backupName))) pool.set(o.key, { size: o.size, hash: o.hash });
+            for await (const o of ctx.storage(r.bucketName).list(layout.dataRoot('differential', r.backupName))) pool.set(o.key, { size: o.size, hash: o.hash, lastModified: o.lastModified.getTime() });
           }
           const md5Checks = r.enableMd5Checks ?? ctx.config.checks.enableMd5Checks;
           const files = planFiles(listing.files, layout, r.mode, r.backupName, pool, md5Checks);
           const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-          await mapLimit(files.filter((f) => f.action === 'check'), ctx.config.checks.md5CheckConcurrency, async (f) => {
-            const stored = f.existing!.hash!;
-            const multipart = isMultipartHash(stored);
-            const local = await md5OnNode(node, f.path, multipart ? ctx.config.storage.multipartChunkSize : undefined);
-            const same = hashesMatch(stored, local.hex, local.parts ? multipartEtag(local.parts, md5) : undefined);
-            f.action = same ? 'keep' : 'upload';
+          const toCheck = files.filter((f) => f.action === 'check');
+          // Plain MD5s in batches (one command per 200 files); multipart ETags need per-part digests.
+          const plain = toCheck.filter((f) => !isMultipartHash(f.existing!.hash!));
+          const batches = Array.from({ length: Math.ceil(plain.length / 200) }, (_, i) => plain.slice(i * 200, (i + 1) * 200));
+          await mapLimit(batches, ctx.config.checks.md5CheckConcurrency, async (batch) => {
+            const sums = await md5ManyOnNode(node, batch.map((f) => f.path));
+            for (const f of batch) f.action = hashesMatch(f.existing!.hash!, sums.get(f.path) ?? '') ? 'keep' : 'upload';
+          });
+          await mapLimit(toCheck.filter((f) => isMultipartHash(f.existing!.hash!)), ctx.config.checks.md5CheckConcurrency, async (f) => {
+            const local = await md5OnNode(node, f.path, ctx.config.storage.multipartChunkSize);
+            f.action = hashesMatch(f.existing!.hash!, local.hex, multipartEtag(local.parts!, md5)) ? 'keep' : 'upload';
           });
           const plan: PlanFile = { version: 1, backupName: r.backupName, fqdn: r.fqdn, mode: r.mode, tables: listing.tables, files };
           const planPath = `${r.workDir}/plan.json`;

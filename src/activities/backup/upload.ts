@@ -5,6 +5,7 @@
  * all-or-nothing), so finished files are never sent twice.
  */
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { sameStoredObject } from '../../plan/differential';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { PlanFile } from './plan';
@@ -34,7 +35,9 @@ export function makeUploadActivities(ctx: ActivityContext) {
               signal.throwIfAborted();
               const f = todo[next++];
               const present = await storage.head(f.key);
-              if (present && present.size === f.size) {
+              // Complete already: sent by an earlier attempt of this step (not the stale object the plan decided to replace).
+              const done = present && present.size === f.size && !(f.existing && sameStoredObject({ ...present, lastModified: present.lastModified.getTime() }, f.existing));
+              if (done) {
                 result.filesAlreadyPresent++;
                 result.bytesAlreadyPresent += f.size;
                 progress.bytesDone += f.size;
