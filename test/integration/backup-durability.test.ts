@@ -8,12 +8,12 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectSsh, execCommand } from '../../src/nodes/ssh/connect';
 import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
 import { backupNode, BackupNodeResult } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
+import { onNode } from '../support/nodes';
 
 const repo = join(__dirname, '..', '..');
 let h: Harness;
@@ -56,14 +56,8 @@ function startWorkerProcess(ini: string, taskQueue: string): ChildProcess {
   return p;
 }
 
-async function snapshotDirs(host: string, tag: string): Promise<string> {
-  const c = await connectSsh({ host, port: Number(sandbox('SANDBOX_SSH_PORT')), username: 'root', keyFile: sandbox('SANDBOX_SSH_KEY'), knownHostsFile: sandbox('SANDBOX_SSH_KNOWN_HOSTS') });
-  try {
-    return (await execCommand(c, `find /var/lib/cassandra/data -type d -path "*/snapshots/${tag}"`)).stdout.trim();
-  } finally {
-    c.end();
-  }
-}
+/** Snapshot directories with this tag on a node ('' when there are none). */
+const snapshotDirs = async (host: string, tag: string) => (await onNode(host, `find /var/lib/cassandra/data -type d -path "*/snapshots/${tag}"`)).trim();
 
 test('a worker killed during the upload is replaced; the backup completes and finished files are not sent again', async () => {
   const prefix = uniqueId('crash').replace(/-/g, '');

@@ -7,43 +7,21 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { Client as CqlClient } from 'cassandra-driver';
 import { cqlClusterClient } from '../../sandbox/parts/cassandra';
 import { loadSettings } from '../../sandbox/settings';
-import { connectSsh, execCommand } from '../../src/nodes/ssh/connect';
 import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
 import { parseTokenMap } from '../../src/plan/tokenmap';
 import { Storage } from '../../src/storage/storage';
 import { backupNode, BackupNodeInput, BackupNodeResult } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness, StorageKind } from '../support/backup-harness';
-import { sandbox, uniqueId } from '../support/env';
+import { uniqueId } from '../support/env';
+import { onNode as onNodeAt, snapshotFiles as snapshotFilesAt } from '../support/nodes';
 
 const NODE = '127.0.0.2';
 let h: Harness;
 let cql: CqlClient;
 
-async function onNode(command: string, host = NODE): Promise<string> {
-  const c = await connectSsh({ host, port: Number(sandbox('SANDBOX_SSH_PORT')), username: 'root', keyFile: sandbox('SANDBOX_SSH_KEY'), knownHostsFile: sandbox('SANDBOX_SSH_KNOWN_HOSTS') });
-  try {
-    const r = await execCommand(c, command);
-    if (r.code !== 0) throw new Error(`${command}: exit ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  } finally {
-    c.end();
-  }
-}
-
-/** Files of a snapshot on the node, as `<ks>/<table_dir>[/.<idx>]/<file>` → size (Cassandra's own manifest.json/schema.cql left out). */
-async function snapshotFiles(tag: string): Promise<Map<string, number>> {
-  const out = await onNode(`cd /var/lib/cassandra/data && find . -path "./*/*/snapshots/${tag}/*" -type f -printf '%s %P\\n'`);
-  const files = new Map<string, number>();
-  for (const line of out.trim().split('\n').filter(Boolean)) {
-    const [size, path] = [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' ') + 1)];
-    const parts = path.split('/');
-    const inner = parts.slice(4);
-    if (parts[0] === 'system_traces' || (inner.length === 1 && ['manifest.json', 'schema.cql'].includes(inner[0]))) continue;
-    files.set([parts[0], parts[1], ...inner].join('/'), size);
-  }
-  return files;
-}
+const onNode = (command: string, host = NODE) => onNodeAt(host, command);
+const snapshotFiles = (tag: string, host = NODE) => snapshotFilesAt(host, tag);
 
 async function manifestOf(storage: Storage, layout: Layout, name: string) {
   return parseManifest((await storage.getBytes(layout.meta(name, 'manifest.json')))!.toString());

@@ -35,7 +35,8 @@ export interface Harness {
 }
 
 export async function startHarness(): Promise<Harness> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // ERROR only: several tests make workflows fail on purpose, and their WARN lines would bury real problems.
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const nativeConnection = await NativeConnection.connect({ address: sandbox('TEMPORAL_ADDRESS') });
   const connection = await Connection.connect({ address: sandbox('TEMPORAL_ADDRESS') });
   const client = new Client({ connection });

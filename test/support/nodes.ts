@@ -1,0 +1,29 @@
+/** Looking at a sandbox node over SSH, the way an operator would, to check what a backup did there. */
+import { connectSsh, execCommand } from '../../src/nodes/ssh/connect';
+import { sandbox } from './env';
+
+/** Runs a command on a sandbox host as root; a non-zero exit fails the test with the command's stderr. */
+export async function onNode(host: string, command: string): Promise<string> {
+  const c = await connectSsh({ host, port: Number(sandbox('SANDBOX_SSH_PORT')), username: 'root', keyFile: sandbox('SANDBOX_SSH_KEY'), knownHostsFile: sandbox('SANDBOX_SSH_KNOWN_HOSTS') });
+  try {
+    const r = await execCommand(c, command);
+    if (r.code !== 0) throw new Error(`${host}: ${command}: exit ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  } finally {
+    c.end();
+  }
+}
+
+/** Files of a snapshot on a node, as `<ks>/<table_dir>[/.<idx>]/<file>` → size (Cassandra's own manifest.json/schema.cql left out). */
+export async function snapshotFiles(host: string, tag: string): Promise<Map<string, number>> {
+  const out = await onNode(host, `cd /var/lib/cassandra/data && find . -path "./*/*/snapshots/${tag}/*" -type f -printf '%s %P\\n'`);
+  const files = new Map<string, number>();
+  for (const line of out.trim().split('\n').filter(Boolean)) {
+    const [size, path] = [Number(line.slice(0, line.indexOf(' '))), line.slice(line.indexOf(' ') + 1)];
+    const parts = path.split('/');
+    const inner = parts.slice(4);
+    if (parts[0] === 'system_traces' || (inner.length === 1 && ['manifest.json', 'schema.cql'].includes(inner[0]))) continue;
+    files.set([parts[0], parts[1], ...inner].join('/'), size);
+  }
+  return files;
+}
