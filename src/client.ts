@@ -5,7 +5,9 @@
  */
 import { Command, Option } from 'commander';
 import { backupCommand } from './commands/backup';
+import { backupClusterCommand, BackupClusterCommandOptions, expandShortFlags, shortFlagOf, STAGGER_HELP } from './commands/backup-cluster';
 import { checkWorkerCommand } from './commands/check-worker';
+import { registerScheduleCommands } from './commands/schedule';
 import { ExitError } from './errors';
 import { runWorker } from './worker';
 import { VERSION } from './version';
@@ -66,6 +68,26 @@ export function buildProgram(): Command {
       await backupCommand({ ...o, stagger, configFile: globals().configFile, overrides: overrides() });
     });
 
+  program.command('backup-cluster')
+    .description('back up every node of the cluster (every datacenter): snapshots first, then each node\'s upload; follow it to the end')
+    .requiredOption('--backup-name <name>', 'name of the backup')
+    .option('--seed-target <host>', 'node whose token ring lists the cluster (default: [storage] fqdn of medusa.ini, or --fqdn)')
+    .option('--stagger <seconds>', STAGGER_HELP)
+    .option('--enable-md5-checks', 'during backups and verify, use md5 calculations to determine file integrity (in addition to size, which is used by default)', false)
+    .addOption(new Option('--mode <mode>', 'full: every file copied into this backup; differential: only files new since earlier backups').choices(['full', 'differential']).default('differential'))
+    .option('--temp-dir <dir>', 'directory for work files on the nodes; must be an existing directory on this machine too, as in Medusa', '/tmp')
+    .option('--parallel-snapshots <n>', 'number of nodes taking their snapshot at once', '500')
+    .option('--parallel-uploads <n>', 'number of nodes uploading at once (a sliding window; the update setParallelUploads changes it while running)', '1')
+    .option('--keep-snapshot', "don't delete the snapshots after the backup completes", false)
+    .option('--use-existing-snapshot', 'back up an existing snapshot named like --backup-name on every node instead of taking one', false)
+    .option('--no-wait', 'start the backup, print its workflow id and return')
+    .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
+    .option('--node-workers', 'run the node steps on a worker on each node (task queue medusa-node-<fqdn>) instead of over SSH', false)
+    .configureHelp({ optionTerm: (opt) => (shortFlagOf(opt.long) ? `${shortFlagOf(opt.long)}, ${opt.flags}` : opt.flags) })
+    .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
+      await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+    });
+
   program.command('worker')
     .description('run a worker against the configured Temporal server (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …)')
     .option('--task-queue <queue>', 'task queue to poll', 'medusa')
@@ -74,18 +96,21 @@ export function buildProgram(): Command {
       await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, overrides: overrides(), nodeMode: o.nodeLocal ? 'local' : 'ssh' });
     });
 
+  registerScheduleCommands(program.command('schedule'), overrides);
+
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram().parseAsync(expandShortFlags(argv));
     return 0;
   } catch (err) {
     const e = err as Error & { code?: unknown; exitCode?: number };
     // commander has already printed help, version or its one-line usage error; usage errors exit 2, as in Medusa (click).
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode === 0 ? 0 : 2;
-    process.stderr.write(`medusa: ${e.message.split('\n')[0]}\n`);
+    const text = e instanceof ExitError ? e.message.split('\n') : [e.message.split('\n')[0]];
+    process.stderr.write(text.map((l) => `medusa: ${l}\n`).join(''));
     return e instanceof ExitError ? e.exitCode : 1;
   }
 }

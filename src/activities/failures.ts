@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 
 /** Error names (class names) that are never worth a retry. */
-export const PERMANENT_ERRORS = ['ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'BadInput', 'BackupExists', 'SnapshotMissing'];
+export const PERMANENT_ERRORS = ['ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'BadInput', 'BackupExists', 'SnapshotMissing', 'PlanMissing'];
 
 export function badInput(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, 'BadInput');

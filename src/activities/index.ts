@@ -9,6 +9,7 @@ import { makeSnapshotActivities } from './backup/snapshot';
 import { makeStaggerActivities } from './backup/stagger';
 import { makeStartActivities } from './backup/start';
 import { makeUploadActivities } from './backup/upload';
+import { makeDiscoverActivities } from './cluster/discover';
 import { ConfigError } from '../config/medusa-config';
 import { ActivityContext } from './context';
 import { makeDescribeWorker } from './describe-worker';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...makePlanActivities(ctx),
     ...makeUploadActivities(ctx),
     ...makeFinishActivities(ctx),
+    ...makeDiscoverActivities(ctx),
   };
 }
 

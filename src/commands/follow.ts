@@ -1,11 +1,12 @@
 /**
  * Following a backup from the terminal: a live progress line on a TTY (phase, files and bytes from
  * the upload's heartbeat), phase changes otherwise, and the workflow's outcome at the end.
+ * The pieces (a node backup's state as text, the poll loop) also serve `medusa backup-cluster`.
  */
 import { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { UploadProgress } from '../activities/backup/types';
-import { backupNodeProgress, BackupNodeProgress } from '../workflows';
+import { backupNodeProgress } from '../workflows';
 
 export function humanBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -27,30 +28,47 @@ async function uploadProgress(handle: WorkflowHandle): Promise<UploadProgress | 
   return undefined;
 }
 
-/** Polls until the workflow closes; returns its result or throws its failure. */
-export async function follow<T>(handle: WorkflowHandle, label: string, out: NodeJS.WriteStream = process.stderr): Promise<T> {
-  const tty = out.isTTY === true;
-  let lastPhase = '';
+/** A node backup's phase and, while uploading, `  files done/total  bytes done/total` from the upload's heartbeat. */
+export async function nodeBackupState(handle: WorkflowHandle): Promise<{ phase: string; detail: string }> {
+  const p = await handle.query(backupNodeProgress);
+  let detail = '';
+  if (p.phase === 'uploading') {
+    const u = await uploadProgress(handle);
+    if (u) detail = `  ${u.filesDone}/${u.filesTotal} files  ${humanBytes(u.bytesDone)}/${humanBytes(u.bytesTotal)}`;
+    else if (p.plan) detail = `  0/${p.plan.uploadFiles} files  0 B/${humanBytes(p.plan.uploadBytes)}`;
+  }
+  return { phase: p.phase, detail };
+}
+
+/** Runs `tick` about once a second until the workflow closes; returns its result or throws its failure. */
+export async function pollUntilClosed<T>(handle: WorkflowHandle, tick: () => Promise<void>): Promise<T> {
   let done = false;
   const result = handle.result().finally(() => { done = true; });
   result.catch(() => undefined);
   while (!done) {
     try {
-      const p: BackupNodeProgress = await handle.query(backupNodeProgress);
-      let line = `${label}: ${p.phase}`;
-      if (p.phase === 'uploading') {
-        const u = await uploadProgress(handle);
-        if (u) line += `  ${u.filesDone}/${u.filesTotal} files  ${humanBytes(u.bytesDone)}/${humanBytes(u.bytesTotal)}`;
-        else if (p.plan) line += `  0/${p.plan.uploadFiles} files  0 B/${humanBytes(p.plan.uploadBytes)}`;
-      }
-      if (tty) out.write(`\r\x1b[K${line}`);
-      else if (p.phase !== lastPhase) out.write(`${line}\n`);
-      lastPhase = p.phase;
+      await tick();
     } catch {
       // The workflow may not have a worker yet, or may just have closed: keep waiting for the result.
     }
     await Promise.race([result.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 1000))]);
   }
-  if (tty) out.write('\r\x1b[K');
   return (await result) as T;
+}
+
+/** Polls until the workflow closes; returns its result or throws its failure. */
+export async function follow<T>(handle: WorkflowHandle, label: string, out: NodeJS.WriteStream = process.stderr): Promise<T> {
+  const tty = out.isTTY === true;
+  let lastPhase = '';
+  try {
+    return await pollUntilClosed<T>(handle, async () => {
+      const s = await nodeBackupState(handle);
+      const line = `${label}: ${s.phase}${s.detail}`;
+      if (tty) out.write(`\r\x1b[K${line}`);
+      else if (s.phase !== lastPhase) out.write(`${line}\n`);
+      lastPhase = s.phase;
+    });
+  } finally {
+    if (tty) out.write('\r\x1b[K');
+  }
 }

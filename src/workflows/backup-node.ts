@@ -67,7 +67,7 @@ export interface BackupNodeResult {
 
 export const backupNodeProgress = defineQuery<BackupNodeProgress>('progress');
 
-const NON_RETRYABLE = ['BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing'];
+const NON_RETRYABLE = ['BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing', 'PlanMissing'];
 
 /** Waits (durable timers, at most a minute between checks) until staggerReady says go, or fails past `seconds`. */
 async function staggerWait(steps: ReturnType<typeof proxyActivities<Activities>>, ref: Parameters<Activities['staggerReady']>[0], seconds: number): Promise<void> {
@@ -130,7 +130,10 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   const ref = { backupName: input.backupName, fqdn: input.fqdn, mode, bucketName: input.bucketName, prefix: input.prefix };
   const useExisting = input.useExistingSnapshot ?? false;
   const tag = snapshotTag(input.backupName, useExisting);
-  const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${input.backupName}`;
+  // One work directory per run: two backups of the same name (other prefix or bucket) never share a plan.
+  const info = workflowInfo();
+  const runKey = `${info.workflowId}-${info.runId.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${runKey}`;
 
   await central.checkBackupName({ ...ref, useExistingSnapshot: useExisting });
   progress.phase = 'meta';
@@ -143,11 +146,22 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   try {
     progress.phase = 'snapshot';
     await steps.takeSnapshot({ fqdn: input.fqdn, tag, dataDir: start.dataDir, mustExist: useExisting });
-    progress.phase = 'planning';
-    const plan = await steps.planBackup({ ...ref, tag, dataDir: start.dataDir, workDir, enableMd5Checks: input.enableMd5Checks });
-    progress.plan = plan;
-    progress.phase = 'uploading';
-    const upload: UploadResult = await transfer.uploadFiles({ ...ref, planPath: plan.planPath });
+    let plan: PlanSummary;
+    let upload: UploadResult;
+    for (let attempt = 1; ; attempt++) {
+      progress.phase = 'planning';
+      plan = await steps.planBackup({ ...ref, tag, dataDir: start.dataDir, workDir, enableMd5Checks: input.enableMd5Checks });
+      progress.plan = plan;
+      progress.phase = 'uploading';
+      try {
+        upload = await transfer.uploadFiles({ ...ref, planPath: plan.planPath });
+        break;
+      } catch (err) {
+        // The plan file vanished from the node (temp dir cleaned, node rebuilt): plan again, once.
+        const lost = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'PlanMissing';
+        if (!lost || attempt >= 2) throw err;
+      }
+    }
     progress.phase = 'manifest';
     const finish = await steps.finishBackup({ ...ref, planPath: plan.planPath });
     progress.phase = 'clearing';

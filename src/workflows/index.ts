@@ -3,3 +3,5 @@ export { checkWorker } from './check-worker';
 export type { CheckWorkerInput, CheckWorkerResult } from './check-worker';
 export { backupNode, backupNodeProgress } from './backup-node';
 export type { BackupNodeInput, BackupNodeProgress, BackupNodeResult, BackupPhase } from './backup-node';
+export { backupCluster, clusterProgress, setParallelUploads } from './backup-cluster';
+export type { BackupClusterInput, BackupClusterResult, ClusterProgress, NodePhase, NodeStatus } from './backup-cluster';

@@ -53,7 +53,10 @@ export async function startHarness(): Promise<Harness> {
     },
     async close() {
       for (const r of running) r.worker.shutdown();
-      await Promise.all(running.map((r) => r.done));
+      // Activities get the worker's grace period to stop; a worker that still hangs must not hang the run.
+      const stopped = Promise.all(running.map((r) => r.done));
+      const late = await Promise.race([stopped.then(() => false), new Promise<boolean>((res) => setTimeout(() => res(true), 90_000).unref())]);
+      if (late) process.stderr.write('backup harness: a worker did not stop within 90 s\n');
       await connection.close();
       await nativeConnection.close();
     },

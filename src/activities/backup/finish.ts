@@ -6,7 +6,7 @@
 import { buildManifest, ManifestObject, serializeManifest } from '../../plan/manifest';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
-import { PlanFile } from './plan';
+import { PlanFile, readPlan } from './plan';
 import { layoutFor, replaceTimestamp } from './start';
 import { FinishResult, NodeBackupRef } from './types';
 import { uploadedPath } from './upload';
@@ -19,7 +19,7 @@ export function makeFinishActivities(ctx: ActivityContext) {
         let plan: PlanFile;
         let hashes: Record<string, string | null> = {};
         try {
-          plan = JSON.parse((await node.readFile(r.planPath)).toString('utf8')) as PlanFile;
+          plan = await readPlan(node, r.planPath);
           const uploaded = await node.stat(uploadedPath(r.planPath));
           if (uploaded) hashes = JSON.parse((await node.readFile(uploadedPath(r.planPath))).toString('utf8')) as typeof hashes;
         } finally {

@@ -6,6 +6,7 @@
 import { hashesMatch, isMultipartHash, multipartEtag, PlannedFile, planFiles, StoredObject } from '../../plan/differential';
 import { SnapshotTable } from '../../plan/snapshot-files';
 import { createHash } from 'node:crypto';
+import { NodeAccess } from '../../nodes/node-access';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { layoutFor } from './start';
@@ -34,6 +35,18 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) await fn(items[next++]);
   }));
+}
+
+/** Reads the plan written by planBackup; a missing plan is a PlanMissing error (the workflow plans again). */
+export async function readPlan(node: NodeAccess, planPath: string): Promise<PlanFile> {
+  try {
+    return JSON.parse((await node.readFile(planPath)).toString('utf8')) as PlanFile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const e = new Error(`the backup plan ${planPath} is gone from ${node.node}`);
+    e.name = 'PlanMissing';
+    throw e;
+  }
 }
 
 export function makePlanActivities(ctx: ActivityContext) {

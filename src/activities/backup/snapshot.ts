@@ -1,12 +1,13 @@
 /** Taking and clearing the node's snapshot `medusa-<name>` with nodetool. */
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
-import { listSnapshot, nodetool } from './node-commands';
+import { listSnapshot, nodetool, readCassandraYaml } from './node-commands';
 
 export interface SnapshotRef {
   fqdn: string;
   tag: string;
-  dataDir: string;
+  /** The node's data directory; read from its cassandra.yaml when not given. */
+  dataDir?: string;
 }
 
 export function makeSnapshotActivities(ctx: ActivityContext) {
@@ -17,16 +18,17 @@ export function makeSnapshotActivities(ctx: ActivityContext) {
       return classify(r.fqdn, 'snapshot', async () => {
         const node = await ctx.openNode(r.fqdn);
         try {
-          const existing = await listSnapshot(node, r.dataDir, r.tag);
+          const dataDir = r.dataDir ?? (await readCassandraYaml(node, ctx.config.cassandra.configFile)).dataDir;
+          const existing = await listSnapshot(node, dataDir, r.tag);
           if (existing.tables.length > 0) return { reused: true, files: existing.files.length };
           if (r.mustExist) {
-            const e = new Error(`--use-existing-snapshot: no snapshot named ${r.tag} under ${r.dataDir}/*/*/snapshots/`);
+            const e = new Error(`--use-existing-snapshot: no snapshot named ${r.tag} under ${dataDir}/*/*/snapshots/`);
             e.name = 'SnapshotMissing';
             throw e;
           }
           await nodetool(node, ctx.config.cassandra, sudo(), ['snapshot', '-t', r.tag]);
-          const made = await listSnapshot(node, r.dataDir, r.tag);
-          if (made.tables.length === 0) throw new Error(`nodetool snapshot -t ${r.tag} succeeded but no snapshot directory appeared under ${r.dataDir}`);
+          const made = await listSnapshot(node, dataDir, r.tag);
+          if (made.tables.length === 0) throw new Error(`nodetool snapshot -t ${r.tag} succeeded but no snapshot directory appeared under ${dataDir}`);
           return { reused: false, files: made.files.length };
         } finally {
           await node.close();
@@ -40,7 +42,8 @@ export function makeSnapshotActivities(ctx: ActivityContext) {
         const node = await ctx.openNode(r.fqdn);
         try {
           await node.exec(`rm -rf '${r.workDir.replace(/'/g, '')}'`);
-          const existing = await listSnapshot(node, r.dataDir, r.tag);
+          const dataDir = r.dataDir ?? (await readCassandraYaml(node, ctx.config.cassandra.configFile)).dataDir;
+          const existing = await listSnapshot(node, dataDir, r.tag);
           if (existing.tables.length === 0) return { cleared: false };
           await nodetool(node, ctx.config.cassandra, sudo(), ['clearsnapshot', '-t', r.tag]);
           return { cleared: true };

@@ -4,8 +4,6 @@
  * "started" entries. Rewriting them on a retry writes the same bytes.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { Client, auth, policies } from 'cassandra-driver';
-import { reverse } from 'node:dns/promises';
 import { describeSchema } from '../../cassandra/schema';
 import { readTokenRing } from '../../cassandra/token-ring';
 import { backupNameProblem } from '../../plan/backup-name';
@@ -14,6 +12,7 @@ import { pyJsonDumps } from '../../plan/python-json';
 import { serializeTokenMap, TokenMap } from '../../plan/tokenmap';
 import { Storage } from '../../storage/storage';
 import { ActivityContext } from '../context';
+import { cqlClient, fqdnOf } from '../cql';
 import { badInput, classify } from '../failures';
 import { readCassandraYaml } from './node-commands';
 import { BackupStart, NodeBackupRef } from './types';
@@ -22,23 +21,6 @@ const NOT_IN_SCHEMA = ['system_traces', 'system_views', 'system_virtual_schema']
 
 export function layoutFor(ctx: ActivityContext, ref: NodeBackupRef): Layout {
   return new Layout(ref.prefix ?? ctx.config.storage.prefix, ref.fqdn);
-}
-
-async function fqdnOf(address: string, resolve: boolean): Promise<string> {
-  if (!resolve) return address;
-  const names = await reverse(address).catch(() => [] as string[]);
-  return names[0] && names[0] !== 'localhost' ? names[0] : address;
-}
-
-function cqlClient(ctx: ActivityContext, address: string, port: number): Client {
-  const c = ctx.config.cassandra;
-  return new Client({
-    contactPoints: [`${address}:${port}`],
-    policies: { loadBalancing: new policies.loadBalancing.AllowListPolicy(new policies.loadBalancing.RoundRobinPolicy(), [`${address}:${port}`]) },
-    authProvider: c.cqlUsername ? new auth.PlainTextAuthProvider(c.cqlUsername, c.cqlPassword ?? '') : undefined,
-    protocolOptions: { port },
-    socketOptions: { connectTimeout: 10_000, readTimeout: 60_000 },
-  });
 }
 
 /** Writes the index timestamp entry and removes any left by an earlier attempt, so exactly one remains. */
@@ -75,7 +57,7 @@ export function makeStartActivities(ctx: ActivityContext) {
         } finally {
           await node.close();
         }
-        const client = cqlClient(ctx, yaml.rpcAddress ?? ref.fqdn, yaml.nativePort);
+        const client = cqlClient(ctx.config.cassandra, yaml.rpcAddress ?? ref.fqdn, yaml.nativePort);
         let schema: string;
         let tokenmap: TokenMap;
         let releaseVersion: string;

@@ -8,7 +8,7 @@ import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { sameStoredObject } from '../../plan/differential';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
-import { PlanFile } from './plan';
+import { readPlan } from './plan';
 import { NodeBackupRef, UploadProgress, UploadResult } from './types';
 
 export const uploadedPath = (planPath: string) => planPath.replace(/plan\.json$/, 'uploaded.json');
@@ -22,7 +22,7 @@ export function makeUploadActivities(ctx: ActivityContext) {
         const timer = setInterval(() => heartbeat(progress), 2000);
         const progress: UploadProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
         try {
-          const plan = JSON.parse((await node.readFile(r.planPath)).toString('utf8')) as PlanFile;
+          const plan = await readPlan(node, r.planPath);
           const todo = plan.files.filter((f) => f.action === 'upload');
           progress.filesTotal = todo.length;
           progress.bytesTotal = todo.reduce((a, f) => a + f.size, 0);

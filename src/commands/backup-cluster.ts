@@ -1,0 +1,139 @@
+/**
+ * `medusa backup-cluster`: every node of the cluster as one Temporal workflow (`backupCluster`), with
+ * Medusa's options, followed to the end: per-node progress while it runs, a summary per node and a
+ * total, exit 0 only when every node finished.
+ */
+import { statSync } from 'node:fs';
+import { ApplicationFailure, CancelledFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { ConfigOverrides, loadMedusaConfig } from '../config/medusa-config';
+import { ExitError } from '../errors';
+import { backupNameProblem } from '../plan/backup-name';
+import { connectClient, temporalTarget } from '../temporal/connection';
+import { backupCluster, BackupClusterInput, BackupClusterResult, clusterProgress, ClusterProgress } from '../workflows';
+import { failureText } from './backup';
+import { clusterSummary, ClusterView } from './cluster-view';
+import { pollUntilClosed } from './follow';
+
+export interface BackupClusterCommandOptions {
+  configFile: string;
+  overrides: ConfigOverrides;
+  backupName: string;
+  seedTarget?: string;
+  stagger?: string;
+  enableMd5Checks: boolean;
+  mode: string;
+  tempDir: string;
+  parallelSnapshots: string;
+  parallelUploads: string;
+  keepSnapshot: boolean;
+  useExistingSnapshot: boolean;
+  wait: boolean;
+  taskQueue: string;
+  nodeWorkers: boolean;
+}
+
+export const STAGGER_HELP = 'drop initial backups if longer than a duration: nodes are taken in token order, and a node\'s upload waits '
+  + 'until the node before it has finished, at most this many seconds; then the node is dropped from this backup, with the reason';
+
+/** Medusa's two-letter short flags, which commander cannot declare: `-ps 4` and `-ps=4` become `--parallel-snapshots …`. */
+const SHORT_FLAGS: Record<string, string> = { '-ps': '--parallel-snapshots', '-pu': '--parallel-uploads' };
+
+export function shortFlagOf(long: string | undefined): string | undefined {
+  return Object.keys(SHORT_FLAGS).find((s) => SHORT_FLAGS[s] === long);
+}
+
+/** Rewrites `-ps`/`-pu` after the `backup-cluster` command (up to a `--`) into their long forms. */
+export function expandShortFlags(argv: string[]): string[] {
+  const at = argv.indexOf('backup-cluster');
+  if (at < 0) return argv;
+  let end = argv.indexOf('--', at);
+  if (end < 0) end = argv.length;
+  return argv.map((a, i) => {
+    if (i <= at || i >= end) return a;
+    const [flag, ...value] = a.split('=');
+    const long = SHORT_FLAGS[flag];
+    return long ? [long, ...value].join('=') : a;
+  });
+}
+
+export function clusterWorkflowId(name: string): string {
+  return `medusa-backup-cluster/${name}`;
+}
+
+function wholeNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1) throw new ExitError(`${flag} must be a whole number ≥ 1, not ${value}`, 2);
+  return n;
+}
+
+/** Two backups cannot run at once on a cluster: refuse when any cluster backup is running in the namespace. */
+async function refuseWhileRunning(client: Client, workflowId: string, name: string): Promise<void> {
+  const query = "WorkflowType = 'backupCluster' AND ExecutionStatus = 'Running'";
+  for await (const w of client.workflow.list({ query })) {
+    if (w.workflowId === workflowId) throw new ExitError(`backup-cluster ${name} is already running (workflow ${workflowId})`);
+    throw new ExitError(`another cluster backup is running (workflow ${w.workflowId}): two backups cannot run at once on a cluster`);
+  }
+}
+
+/** The progress a BackupIncomplete failure carries, if that is what ended the workflow. */
+function incompleteProgress(err: WorkflowFailedError): ClusterProgress | undefined {
+  const c = err.cause;
+  return c instanceof ApplicationFailure && c.type === 'BackupIncomplete' ? (c.details?.[0] as ClusterProgress | undefined) : undefined;
+}
+
+export async function backupClusterCommand(o: BackupClusterCommandOptions): Promise<void> {
+  if (o.mode !== 'full' && o.mode !== 'differential') throw new ExitError(`--mode must be full or differential, not ${o.mode}`, 2);
+  const problem = backupNameProblem(o.backupName);
+  if (problem) throw new ExitError(problem, 2);
+  const stagger = o.stagger === undefined ? undefined : wholeNumber(o.stagger, '--stagger');
+  const parallelSnapshots = wholeNumber(o.parallelSnapshots, '--parallel-snapshots');
+  const parallelUploads = wholeNumber(o.parallelUploads, '--parallel-uploads');
+  // As in Medusa: the temp dir must exist on the machine that orchestrates (here, the one running the CLI).
+  if (!statSync(o.tempDir, { throwIfNoEntry: false })?.isDirectory()) throw new ExitError(`--temp-dir ${o.tempDir} is not an existing directory on this machine`, 2);
+  const config = loadMedusaConfig(o.configFile, o.overrides);
+  const name = o.backupName;
+  const input: BackupClusterInput = {
+    backupName: name, seedTarget: o.seedTarget ?? config.storage.fqdn, mode: o.mode, stagger,
+    enableMd5Checks: o.enableMd5Checks ? true : undefined, keepSnapshot: o.keepSnapshot, useExistingSnapshot: o.useExistingSnapshot,
+    tempDir: o.tempDir, parallelSnapshots, parallelUploads, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
+    nodeWorkers: o.nodeWorkers ? true : undefined,
+  };
+  const target = temporalTarget();
+  const connection = await connectClient(target);
+  try {
+    const client = new Client({ connection, namespace: target.namespace });
+    const workflowId = clusterWorkflowId(name);
+    await refuseWhileRunning(client, workflowId, name);
+    let handle;
+    try {
+      handle = await client.workflow.start<typeof backupCluster>('backupCluster', { taskQueue: o.taskQueue, workflowId, args: [input] });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ExitError(`backup-cluster ${name} is already running (workflow ${workflowId})`);
+      throw err;
+    }
+    if (!o.wait) {
+      process.stdout.write(`${workflowId}\n`);
+      return;
+    }
+    process.stderr.write(`backup-cluster ${name} (${o.mode}, seed ${input.seedTarget}) started: workflow ${workflowId}\n`);
+    const view = new ClusterView(client, workflowId);
+    let result: BackupClusterResult;
+    try {
+      result = await pollUntilClosed<BackupClusterResult>(handle, async () => view.update(await handle.query(clusterProgress)));
+    } catch (err) {
+      if (!(err instanceof WorkflowFailedError)) throw err;
+      const p = incompleteProgress(err);
+      view.end(p);
+      if (err.cause instanceof CancelledFailure) throw new ExitError(`backup-cluster ${name} was cancelled`);
+      if (!p) throw new ExitError(`backup-cluster ${name} failed: ${failureText(err)}`);
+      process.stdout.write(clusterSummary(p, o.mode).map((l) => `${l}\n`).join(''));
+      const lines = p.nodes.filter((n) => n.phase !== 'finished').map((n) => `${n.fqdn}: ${(n.error ?? n.phase).split('\n')[0]}`);
+      if (p.cleanupFailed.length) lines.push(`snapshot medusa-${name} not cleared on ${p.cleanupFailed.join(', ')}: clear it by hand`);
+      throw new ExitError(lines.length ? lines.join('\n') : `backup-cluster ${name} failed: ${failureText(err)}`);
+    }
+    view.end(result);
+    process.stdout.write(clusterSummary(result, o.mode).map((l) => `${l}\n`).join(''));
+  } finally {
+    await connection.close();
+  }
+}
