@@ -1,5 +1,5 @@
 /** `medusa backup` (alias `backup-node`): one node's backup as a Temporal workflow, followed to the end. */
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ConfigOverrides, loadMedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem, defaultBackupName } from '../plan/backup-name';
@@ -70,6 +70,7 @@ export async function backupCommand(o: BackupCommandOptions): Promise<void> {
     try {
       r = await follow<BackupNodeResult>(handle, `${input.fqdn}`);
     } catch (err) {
+      if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) throw new ExitError(`backup ${name} of ${input.fqdn} was cancelled`);
       if (err instanceof WorkflowFailedError) throw new ExitError(`backup ${name} of ${input.fqdn} failed: ${failureText(err)}`);
       throw err;
     }

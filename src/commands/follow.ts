@@ -6,6 +6,7 @@
 import { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { UploadProgress } from '../activities/backup/types';
+import { ExitError } from '../errors';
 import { backupNodeProgress } from '../workflows';
 
 export function humanBytes(n: number): string {
@@ -40,19 +41,37 @@ export async function nodeBackupState(handle: WorkflowHandle): Promise<{ phase: 
   return { phase: p.phase, detail };
 }
 
-/** Runs `tick` about once a second until the workflow closes; returns its result or throws its failure. */
-export async function pollUntilClosed<T>(handle: WorkflowHandle, tick: () => Promise<void>): Promise<T> {
+/**
+ * Runs `tick` about once a second until the workflow closes; returns its result or throws its failure.
+ * Ctrl-C cancels the workflow (it then clears its snapshots) and keeps watching; a second Ctrl-C only
+ * stops watching and leaves the workflow to finish on its own.
+ */
+export async function pollUntilClosed<T>(handle: WorkflowHandle, tick: () => Promise<void>, err: NodeJS.WriteStream = process.stderr): Promise<T> {
   let done = false;
+  let interrupts = 0;
   const result = handle.result().finally(() => { done = true; });
   result.catch(() => undefined);
-  while (!done) {
-    try {
-      await tick();
-    } catch {
-      // The workflow may not have a worker yet, or may just have closed: keep waiting for the result.
+  const onInterrupt = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      err.write(`\ncancelling workflow ${handle.workflowId}; it clears its snapshots before it ends (Ctrl-C again to stop watching)\n`);
+      handle.cancel().catch((e: Error) => err.write(`cancelling failed: ${e.message.split('\n')[0]}\n`));
     }
-    await Promise.race([result.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    while (!done && interrupts < 2) {
+      try {
+        await tick();
+      } catch {
+        // The workflow may not have a worker yet, or may just have closed: keep waiting for the result.
+      }
+      await Promise.race([result.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
   }
+  if (!done) throw new ExitError(`stopped watching; workflow ${handle.workflowId} goes on (see it in the Temporal UI)`, 130);
   return (await result) as T;
 }
 

@@ -83,6 +83,8 @@ export async function uploadMultipart(
       Bucket, Key: key, UploadId, MultipartUpload: { Parts: parts }, ...sseCParams(o),
     }), { abortSignal: options.signal });
   } catch (err) {
+    // The first cause wins: parts aborted because of it must not replace it with "Request aborted".
+    failure ??= err;
     stop.abort(err);
     await Promise.allSettled(inFlight);
     // Without the abort the parts stay stored (and billed) until a lifecycle rule removes them.

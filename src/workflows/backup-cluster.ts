@@ -82,6 +82,11 @@ function errorText(err: unknown): string {
   return text;
 }
 
+/** Activity errors start with the node's name; the node list names it already. */
+function withoutNode(text: string, fqdn: string): string {
+  return text.startsWith(`${fqdn}: `) ? text.slice(fqdn.length + 2) : text;
+}
+
 function positive(n: number | undefined, fallback: number, what: string): number {
   const v = n ?? fallback;
   if (!Number.isInteger(v) || v < 1) throw ApplicationFailure.nonRetryable(`${what} must be a whole number ≥ 1, not ${String(n)}`, 'BadInput');
@@ -142,7 +147,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
         .then(() => { node.phase = 'snapshotted'; }, (err) => {
           if (isCancellation(err)) cancellation ??= err;
           node.phase = 'failed';
-          node.error = isCancellation(err) ? 'cancelled' : `snapshot: ${errorText(err)}`;
+          node.error = isCancellation(err) ? 'cancelled' : withoutNode(errorText(err), node.fqdn);
         })
         .finally(() => { inFlight--; }));
     }
@@ -177,7 +182,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
         }, (err) => {
           if (isCancellation(err)) cancellation ??= err;
           node.phase = 'failed';
-          node.error = isCancellation(err) ? 'cancelled' : errorText(err);
+          node.error = isCancellation(err) ? 'cancelled' : withoutNode(errorText(err), node.fqdn);
         })
         .finally(() => { inFlight--; node.uploadEndedAt = Date.now(); }));
     }

@@ -4,6 +4,7 @@
  * too long, and the Temporal UI's single-JSON start works.
  */
 import { WorkflowFailedError } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +78,7 @@ test('a node whose host key is not known fails the run naming it, and no snapsho
   expect(err).toBeInstanceOf(WorkflowFailedError);
   const message = String((err as WorkflowFailedError).cause?.message);
   expect(message).toMatch(/^backup hk is incomplete: /);
-  expect(message).toContain('127.0.0.4: snapshot: 127.0.0.4: snapshot: [127.0.0.4]:2222 is not in known_hosts');
+  expect(message).toContain('127.0.0.4: snapshot: [127.0.0.4]:2222 is not in known_hosts');
   expect(await snapshotsLeft('medusa-hk')).toEqual([]);
 }, 300_000);
 
@@ -117,4 +118,30 @@ test('parallel uploads can be changed while running; cancelling stops the upload
   expect(d.status.name).toBe('CANCELLED');
   expect(d.searchAttributes.MedusaBackupOutcome).toEqual(['cancelled']);
   expect(await snapshotsLeft('medusa-cx')).toEqual([]);
+}, 300_000);
+
+test('a seed target that does not answer is named in one line, and nothing is snapshotted', async () => {
+  const prefix = uniqueId('seed').replace(/-/g, '');
+  const { taskQueue } = await h.worker(sandboxConfig('local', { prefix }));
+  const err = await runCluster(taskQueue, { backupName: 'seed', seedTarget: '127.0.0.9', prefix }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const message = String((err as WorkflowFailedError).cause?.message);
+  expect(message).toMatch(/^127\.0\.0\.9: discover the cluster: cannot reach the seed target 127\.0\.0\.9 over CQL/);
+  expect(message.split('\n')).toHaveLength(1);
+  expect(await snapshotsLeft('medusa-seed')).toEqual([]);
+}, 300_000);
+
+test('an SSH key the nodes refuse fails every node at once, by name, and leaves no snapshot', async () => {
+  const prefix = uniqueId('key').replace(/-/g, '');
+  const config = sandboxConfig('local', { prefix });
+  const dir = mkdtempSync(join(tmpdir(), 'key-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+  config.ssh.keyFile = join(dir, 'id');
+  const { taskQueue } = await h.worker(config);
+  const started = Date.now();
+  const err = await runCluster(taskQueue, { backupName: 'key', seedTarget: '127.0.0.2', prefix }).catch((e: unknown) => e);
+  const message = String((err as WorkflowFailedError).cause?.message);
+  for (const n of NODES) expect(message).toContain(`${n}: snapshot: ssh root@${n}:2222: key ${join(dir, 'id')} was refused`);
+  expect(Date.now() - started).toBeLessThan(60_000); // permanent: not retried
+  expect(await snapshotsLeft('medusa-key')).toEqual([]);
 }, 300_000);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
-import { backupNode, BackupNodeResult } from '../../src/workflows';
+import { backupCluster, backupNode, BackupNodeResult } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
 import { onNode } from '../support/nodes';
@@ -146,3 +146,31 @@ test('stagger: a node waits for the node before it in token order, and gives up 
   const r = await run('127.0.0.3', 's3', 4);
   expect(r.fqdn).toBe('127.0.0.3');
 }, 300_000);
+
+test('a worker killed during phase 2 of a cluster backup is replaced; the cluster backup completes, finished files not sent again', async () => {
+  const prefix = uniqueId('clcrash').replace(/-/g, '');
+  const taskQueue = uniqueId('clcrash-q');
+  const slow = startWorkerProcess(s3Ini(prefix, 'transfer_max_bandwidth = 100KB/s\nconcurrent_transfers = 1'), taskQueue);
+  const { storage } = await h.worker(sandboxConfig('s3', { prefix })); // only to look into the bucket
+  const clusterId = `${prefix}/cluster`;
+  const handle = await h.client.workflow.start(backupCluster, {
+    taskQueue, workflowId: clusterId, args: [{ backupName: 'c1', seedTarget: '127.0.0.2', prefix }], workflowExecutionTimeout: '15 minutes',
+  });
+  const dataRoot = new Layout(prefix, '127.0.0.2').dataRoot('differential', 'c1');
+  let sentBeforeKill = 0;
+  for (let i = 0; i < 240 && sentBeforeKill < 40; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    sentBeforeKill = (await listKeys(storage, dataRoot)).length;
+  }
+  expect(sentBeforeKill).toBeGreaterThanOrEqual(40);
+  slow.kill('SIGKILL');
+  await new Promise((r) => slow.once('exit', r));
+  sentBeforeKill = (await listKeys(storage, dataRoot)).length;
+  startWorkerProcess(s3Ini(prefix, 'concurrent_transfers = 4'), taskQueue);
+  const r = await handle.result();
+  expect(r.nodes.map((n) => n.phase)).toEqual(['finished', 'finished', 'finished']);
+  const first: BackupNodeResult = await h.client.workflow.getHandle(`${clusterId}/127.0.0.2`).result();
+  expect(first.alreadyPresentFiles).toBeGreaterThanOrEqual(sentBeforeKill);
+  expect(first.uploadedFiles + first.alreadyPresentFiles).toBe(first.files);
+  for (const n of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) expect(await snapshotDirs(n, 'medusa-c1')).toBe('');
+}, 600_000);
