@@ -118,13 +118,13 @@ describe.each(['ssh', 'local'] as const)('NodeAccess over %s', (kind) => {
   });
 
   test('writeFile creates missing directories, replaces atomically and leaves no temp file', async () => {
-    const path = `${f.dir}/work/new/backup.json`;
+    const path = `${f.dir}/plans/new/backup.json`;
     await access.writeFile(path, '{"first":true}');
     await expect(access.readFile(path)).resolves.toEqual(Buffer.from('{"first":true}'));
     await access.writeFile(path, Buffer.from('{"second":true}'));
     await expect(access.readFile(path)).resolves.toEqual(Buffer.from('{"second":true}'));
-    expect(readFileSync(join(f.here, 'work/new/backup.json'), 'utf8')).toBe('{"second":true}');
-    expect(readdirSync(join(f.here, 'work/new'))).toEqual(['backup.json']);
+    expect(readFileSync(join(f.here, 'plans/new/backup.json'), 'utf8')).toBe('{"second":true}');
+    expect(readdirSync(join(f.here, 'plans/new'))).toEqual(['backup.json']);
   });
 
   test('an abort stops a running command promptly and kills its process group', async () => {
