@@ -67,10 +67,15 @@ export interface LoadResult {
 }
 
 async function insertAll(client: Client, query: string, params: unknown[][]): Promise<void> {
-  const result = await concurrent.executeConcurrent(client, query, params, {
-    concurrencyLevel: 32, raiseOnFirstError: true, executionProfile: 'load',
-  });
-  if (result.errors.length > 0) throw result.errors[0];
+  // Inserts are idempotent upserts: a batch that met a node still settling into the ring is simply sent again.
+  for (let attempt = 1; ; attempt++) {
+    const result = await concurrent.executeConcurrent(client, query, params, {
+      concurrencyLevel: 32, raiseOnFirstError: false, executionProfile: 'load',
+    });
+    if (result.errors.length === 0) return;
+    if (attempt >= 5) throw result.errors[0];
+    await new Promise((r) => setTimeout(r, 2000 * attempt));
+  }
 }
 
 export async function loadData(client: Client, o: LoadOptions = {}): Promise<LoadResult> {

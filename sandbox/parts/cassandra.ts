@@ -229,8 +229,12 @@ export async function startCassandra(s: SandboxSettings, sshd: Started[], track:
     nodes.push(p);
   }
   await Promise.all(nodes.map((p, i) => waitReady(p, () => cqlAnswers(hostAddress(i)), 300_000)));
-  await waitReady(nodes[0], async () => {
-    const up = nodetool(s, 0, ['status']).split('\n').filter((l) => /^UN\s/.test(l)).length;
-    return up === s.hosts;
-  }, 120_000);
+  // Every node must see every node Up/Normal: a coordinator that still thinks a peer is down
+  // refuses writes at consistency ALL (the sample data load).
+  for (let i = 0; i < s.hosts; i++) {
+    await waitReady(nodes[i], async () => {
+      const up = nodetool(s, i, ['status']).split('\n').filter((l) => /^UN\s/.test(l)).length;
+      return up === s.hosts;
+    }, 120_000);
+  }
 }

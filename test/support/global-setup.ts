@@ -3,7 +3,7 @@
  * `npm run sandbox -- up`, which it then leaves running) and exports its endpoints to the tests.
  */
 import { sandboxEnv } from '../../sandbox/env';
-import { isUp, loadSampleData, up } from '../../sandbox/index';
+import { down, isUp, loadSampleData, up } from '../../sandbox/index';
 import { loadSettings } from '../../sandbox/settings';
 
 export default async function globalSetup(): Promise<void> {
@@ -13,7 +13,13 @@ export default async function globalSetup(): Promise<void> {
     await up(s, (line) => process.stderr.write(`\nsandbox: ${line}`));
     process.stderr.write('\n');
   }
-  if (s.cassandra) await loadSampleData(s, (line) => process.stderr.write(`sandbox: ${line}\n`));
+  try {
+    if (s.cassandra) await loadSampleData(s, (line) => process.stderr.write(`sandbox: ${line}\n`));
+  } catch (err) {
+    // jest runs no teardown after a failed setup: stop what this run started, or it outlives the run.
+    if (!alreadyUp) await down(s);
+    throw err;
+  }
   process.env.SANDBOX_STARTED_BY_TESTS = alreadyUp ? '' : '1';
   Object.assign(process.env, sandboxEnv(s));
 }
