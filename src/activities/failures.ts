@@ -4,9 +4,8 @@
  * a type the CLI can name; everything else (timeouts, resets, 5xx) is left to the retry policy.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
 
-/** Error names (class names) that are never worth a retry. */
-export const PERMANENT_ERRORS = ['ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'BadInput', 'BackupExists', 'SnapshotMissing', 'PlanMissing'];
 
 export function badInput(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, 'BadInput');
@@ -19,7 +18,7 @@ export async function classify<T>(node: string, step: string, fn: () => Promise<
   } catch (err) {
     const e = err as Error;
     if (e instanceof ApplicationFailure) throw e;
-    if (PERMANENT_ERRORS.includes(e.name)) throw ApplicationFailure.nonRetryable(`${node}: ${step}: ${e.message}`, e.name);
+    if (PERMANENT_ERROR_TYPES.includes(e.name)) throw ApplicationFailure.nonRetryable(`${node}: ${step}: ${e.message}`, e.name);
     throw ApplicationFailure.retryable(`${node}: ${step}: ${e.message}`, e.name || 'Error');
   }
 }

@@ -15,6 +15,7 @@ import type { ClusterNode } from '../activities/cluster/discover';
 import { snapshotTag } from '../plan/backup-name';
 import type { BackupMode } from '../plan/layout';
 import { expandNameTemplate } from '../plan/name-template';
+import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
 import { BACKUP_MODE, BACKUP_NAME, BACKUP_OUTCOME } from '../shared/search-attributes';
 import { nodeTaskQueue } from '../shared/constants';
 import { backupNode, BackupNodeResult } from './backup-node';
@@ -70,7 +71,6 @@ export type BackupClusterResult = ClusterProgress;
 export const clusterProgress = defineQuery<ClusterProgress>('clusterProgress');
 export const setParallelUploads = defineUpdate<number, [number]>('setParallelUploads');
 
-const NON_RETRYABLE = ['BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing'];
 
 function errorText(err: unknown): string {
   let e = err as { message?: string; cause?: unknown } | undefined;
@@ -110,7 +110,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
   }, { validator: (n) => { if (!Number.isInteger(n) || n < 1) throw new Error(`parallel uploads must be a whole number ≥ 1, not ${String(n)}`); } });
   upsertSearchAttributes([{ key: BACKUP_NAME, value: backupName }, { key: BACKUP_MODE, value: mode }]);
 
-  const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE };
+  const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: PERMANENT_ERROR_TYPES };
   const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
   const onNode = (fqdn: string) => proxyActivities<Activities>({
     startToCloseTimeout: '15 minutes', retry,

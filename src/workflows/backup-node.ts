@@ -12,6 +12,7 @@ import type { Activities } from '../activities';
 import type { PlanSummary, UploadResult } from '../activities/backup/types';
 import { snapshotTag } from '../plan/backup-name';
 import type { BackupMode } from '../plan/layout';
+import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
 import { BACKUP_MODE, BACKUP_NAME, BACKUP_OUTCOME } from '../shared/search-attributes';
 
 /** Input of {@link backupNode}: one JSON object, every field but the name and node defaulted. */
@@ -67,7 +68,6 @@ export interface BackupNodeResult {
 
 export const backupNodeProgress = defineQuery<BackupNodeProgress>('progress');
 
-const NON_RETRYABLE = ['BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing', 'PlanMissing'];
 
 /** Waits (durable timers, at most a minute between checks) until staggerReady says go, or fails past `seconds`. */
 async function staggerWait(steps: ReturnType<typeof proxyActivities<Activities>>, ref: Parameters<Activities['staggerReady']>[0], seconds: number): Promise<void> {
@@ -120,7 +120,7 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   const startSeconds = input.nodeStartTimeoutSeconds ?? 300;
   if (!(startSeconds > 0)) throw ApplicationFailure.nonRetryable(`nodeStartTimeoutSeconds must be > 0, not ${String(input.nodeStartTimeoutSeconds)}`, 'BadInput');
   const onNode = input.nodeTaskQueue ? { scheduleToStartTimeout: startSeconds * 1000 } : {};
-  const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE };
+  const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: PERMANENT_ERROR_TYPES };
   // Storage-only steps stay with the central worker; steps that touch the node go to the node's worker.
   const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
   const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '15 minutes', retry });

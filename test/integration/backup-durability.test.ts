@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
 import { backupCluster, backupNode, BackupNodeResult } from '../../src/workflows';
+import { Storage } from '../../src/storage/storage';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
 import { onNode } from '../support/nodes';
@@ -59,6 +60,15 @@ function startWorkerProcess(ini: string, taskQueue: string): ChildProcess {
 /** Snapshot directories with this tag on a node ('' when there are none). */
 const snapshotDirs = async (host: string, tag: string) => (await onNode(host, `find /var/lib/cassandra/data -type d -path "*/snapshots/${tag}"`)).trim();
 
+/** Kills the worker (SIGKILL) once `atLeast` objects are complete under `root`; returns how many were complete then. */
+async function killWhenSent(worker: ChildProcess, storage: Storage, root: string, atLeast: number): Promise<number> {
+  for (let i = 0; i < 240 && (await listKeys(storage, root)).length < atLeast; i++) await new Promise((r) => setTimeout(r, 500));
+  expect((await listKeys(storage, root)).length).toBeGreaterThanOrEqual(atLeast);
+  worker.kill('SIGKILL');
+  await new Promise((r) => worker.once('exit', r));
+  return (await listKeys(storage, root)).length;
+}
+
 test('a worker killed during the upload is replaced; the backup completes and finished files are not sent again', async () => {
   const prefix = uniqueId('crash').replace(/-/g, '');
   const taskQueue = uniqueId('crash-q');
@@ -68,15 +78,7 @@ test('a worker killed during the upload is replaced; the backup completes and fi
     taskQueue, workflowId: `${prefix}/b1`, args: [{ backupName: 'b1', fqdn: '127.0.0.4', prefix }], workflowExecutionTimeout: '10 minutes',
   });
   const dataRoot = new Layout(prefix, '127.0.0.4').dataRoot('differential', 'b1');
-  let sentBeforeKill = 0;
-  for (let i = 0; i < 240 && sentBeforeKill < 40; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    sentBeforeKill = (await listKeys(storage, dataRoot)).length;
-  }
-  expect(sentBeforeKill).toBeGreaterThanOrEqual(40);
-  slow.kill('SIGKILL');
-  await new Promise((r) => slow.once('exit', r));
-  sentBeforeKill = (await listKeys(storage, dataRoot)).length;
+  const sentBeforeKill = await killWhenSent(slow, storage, dataRoot, 40);
 
   startWorkerProcess(s3Ini(prefix, 'concurrent_transfers = 4'), taskQueue);
   const r: BackupNodeResult = await handle.result();
@@ -157,15 +159,7 @@ test('a worker killed during phase 2 of a cluster backup is replaced; the cluste
     taskQueue, workflowId: clusterId, args: [{ backupName: 'c1', seedTarget: '127.0.0.2', prefix }], workflowExecutionTimeout: '15 minutes',
   });
   const dataRoot = new Layout(prefix, '127.0.0.2').dataRoot('differential', 'c1');
-  let sentBeforeKill = 0;
-  for (let i = 0; i < 240 && sentBeforeKill < 40; i++) {
-    await new Promise((r) => setTimeout(r, 500));
-    sentBeforeKill = (await listKeys(storage, dataRoot)).length;
-  }
-  expect(sentBeforeKill).toBeGreaterThanOrEqual(40);
-  slow.kill('SIGKILL');
-  await new Promise((r) => slow.once('exit', r));
-  sentBeforeKill = (await listKeys(storage, dataRoot)).length;
+  const sentBeforeKill = await killWhenSent(slow, storage, dataRoot, 40);
   startWorkerProcess(s3Ini(prefix, 'concurrent_transfers = 4'), taskQueue);
   const r = await handle.result();
   expect(r.nodes.map((n) => n.phase)).toEqual(['finished', 'finished', 'finished']);

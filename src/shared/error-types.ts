@@ -1,0 +1,8 @@
+/**
+ * Error types (class names) no retry can fix: refused input, configuration, credentials or host
+ * keys, a backup name that exists, a snapshot or plan that is gone. Activities raise them as
+ * non-retryable failures; workflows list them in their retry policies. Pure: workflows import it.
+ */
+export const PERMANENT_ERROR_TYPES = [
+  'BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing', 'PlanMissing',
+];
