@@ -10,6 +10,7 @@ import { makeStaggerActivities } from './backup/stagger';
 import { makeStartActivities } from './backup/start';
 import { makeUploadActivities } from './backup/upload';
 import { makeDiscoverActivities } from './cluster/discover';
+import { makeLockActivities } from './cluster/lock';
 import { ConfigError } from '../config/medusa-config';
 import { ActivityContext } from './context';
 import { makeDescribeWorker } from './describe-worker';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...makeUploadActivities(ctx),
     ...makeFinishActivities(ctx),
     ...makeDiscoverActivities(ctx),
+    ...makeLockActivities(),
   };
 }
 

@@ -66,15 +66,6 @@ function wholeNumber(value: string, flag: string): number {
   return n;
 }
 
-/** Two backups cannot run at once on a cluster: refuse when any cluster backup is running in the namespace. */
-async function refuseWhileRunning(client: Client, workflowId: string, name: string): Promise<void> {
-  const query = "WorkflowType = 'backupCluster' AND ExecutionStatus = 'Running'";
-  for await (const w of client.workflow.list({ query })) {
-    if (w.workflowId === workflowId) throw new ExitError(`backup-cluster ${name} is already running (workflow ${workflowId})`);
-    throw new ExitError(`another cluster backup is running (workflow ${w.workflowId}): two backups cannot run at once on a cluster`);
-  }
-}
-
 /** The progress a BackupIncomplete failure carries, if that is what ended the workflow. */
 function incompleteProgress(err: WorkflowFailedError): ClusterProgress | undefined {
   const c = err.cause;
@@ -103,7 +94,6 @@ export async function backupClusterCommand(o: BackupClusterCommandOptions): Prom
   try {
     const client = new Client({ connection, namespace: target.namespace });
     const workflowId = clusterWorkflowId(name);
-    await refuseWhileRunning(client, workflowId, name);
     let handle;
     try {
       handle = await client.workflow.start<typeof backupCluster>('backupCluster', { taskQueue: o.taskQueue, workflowId, args: [input] });
@@ -125,6 +115,8 @@ export async function backupClusterCommand(o: BackupClusterCommandOptions): Prom
       const p = incompleteProgress(err);
       view.end(p);
       if (err.cause instanceof CancelledFailure) throw new ExitError(`backup-cluster ${name} was cancelled`);
+      // Another backup of this cluster holds the lock: its own words name the running workflow.
+      if (err.cause instanceof ApplicationFailure && err.cause.type === 'ClusterBusy') throw new ExitError(err.cause.message);
       if (!p) throw new ExitError(`backup-cluster ${name} failed: ${failureText(err)}`);
       process.stdout.write(clusterSummary(p, o.mode).map((l) => `${l}\n`).join(''));
       const lines = p.nodes.filter((n) => n.phase !== 'finished').map((n) => `${n.fqdn}: ${(n.error ?? n.phase).split('\n')[0]}`);

@@ -1,6 +1,7 @@
 /**
  * medusa.ini, read with Medusa's section and key names and defaults (medusa/config.py), plus the
- * few keys Medusa lacks (`[ssh] known_hosts`, `[ssh] strict_host_key_checking`).
+ * few keys Medusa lacks (`[ssh] known_hosts`, `[ssh] strict_host_key_checking`, and `[orchestration]`: how
+ * the workers reach the nodes).
  *
  * The configuration lives with the worker: secrets (the storage key file, SSH keys, CQL and JMX
  * passwords) are read here and never travel in workflow inputs. Only `loadMedusaConfig` reads the
@@ -71,12 +72,29 @@ export interface ChecksConfig {
   md5CheckConcurrency: number;
 }
 
+/** How node steps reach the nodes: `ssh` from the central worker, or `worker`: a worker on each node. */
+export type NodeAccess = 'ssh' | 'worker';
+
+export interface OrchestrationConfig {
+  nodeAccess: NodeAccess;
+  /** Task queue of the worker on a node; `{fqdn}` is replaced by the node's name. */
+  nodeTaskQueue: string;
+}
+
+export const DEFAULT_NODE_TASK_QUEUE = 'medusa-node-{fqdn}';
+
+/** The task queue of the worker on node `fqdn`, from the `node_task_queue` template. */
+export function nodeTaskQueueOf(o: OrchestrationConfig, fqdn: string): string {
+  return o.nodeTaskQueue.split('{fqdn}').join(fqdn);
+}
+
 export interface MedusaConfig {
   file: string;
   storage: StorageConfig;
   cassandra: CassandraConfig;
   ssh: SshConfig;
   checks: ChecksConfig;
+  orchestration: OrchestrationConfig;
 }
 
 /** Medusa's global command-line overrides (they win over the file). */
@@ -124,6 +142,7 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
   const ca: Section = sections.cassandra ?? {};
   const sh: Section = sections.ssh ?? {};
   const ch: Section = sections.checks ?? {};
+  const or: Section = sections.orchestration ?? {};
   try {
     const storageProvider = opt(st.storage_provider);
     if (!storageProvider) throw new Error(`${at('storage', 'storage_provider')} is required (local, s3, s3_compatible, …)`);
@@ -198,7 +217,12 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
       enableMd5Checks: bool(ch.enable_md5_checks, false, at('checks', 'enable_md5_checks')),
       md5CheckConcurrency: int(ch.md5_check_concurrency, 1, at('checks', 'md5_check_concurrency'), 1),
     };
-    return { file, storage, cassandra, ssh, checks };
+    const nodeAccess = (opt(or.node_access) ?? 'ssh').toLowerCase();
+    if (nodeAccess !== 'ssh' && nodeAccess !== 'worker') throw new Error(`${at('orchestration', 'node_access')} = ${String(or.node_access)} is not ssh or worker`);
+    const queueTemplate = opt(or.node_task_queue) ?? DEFAULT_NODE_TASK_QUEUE;
+    if (!queueTemplate.includes('{fqdn}')) throw new Error(`${at('orchestration', 'node_task_queue')} = ${queueTemplate} must contain {fqdn}: every node needs its own queue`);
+    const orchestration: OrchestrationConfig = { nodeAccess, nodeTaskQueue: queueTemplate };
+    return { file, storage, cassandra, ssh, checks, orchestration };
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }

@@ -1,8 +1,9 @@
 /**
  * Error types (class names) no retry can fix: refused input, configuration, credentials or host
- * keys, a backup name that exists, a snapshot or plan that is gone. Activities raise them as
+ * keys, a backup name that exists, a snapshot or plan that is gone, a cluster busy with another backup. Activities raise them as
  * non-retryable failures; workflows list them in their retry policies. Pure: workflows import it.
  */
 export const PERMANENT_ERROR_TYPES = [
   'BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing', 'PlanMissing',
+  'ClusterBusy',
 ];

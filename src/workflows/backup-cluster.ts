@@ -11,14 +11,14 @@ import {
   isCancellation, proxyActivities, RetryPolicy, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ClusterNode } from '../activities/cluster/discover';
+import type { ClusterNode, DiscoveredCluster } from '../activities/cluster/discover';
 import { snapshotTag } from '../plan/backup-name';
 import type { BackupMode } from '../plan/layout';
 import { expandNameTemplate } from '../plan/name-template';
 import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
 import { BACKUP_MODE, BACKUP_NAME, BACKUP_OUTCOME } from '../shared/search-attributes';
-import { nodeTaskQueue } from '../shared/constants';
 import { backupNode, BackupNodeResult } from './backup-node';
+import { acquireClusterLock, releaseLock } from './cluster-lock';
 
 /** Input of {@link backupCluster}: one JSON object; only the name (or a name template) is needed. */
 export interface BackupClusterInput {
@@ -39,7 +39,10 @@ export interface BackupClusterInput {
   parallelUploads?: number;
   bucketName?: string;
   prefix?: string;
-  /** Run node steps on a worker on each node (task queue `medusa-node-<fqdn>`) instead of over SSH. */
+  /**
+   * Run node steps on a worker on each node (its queue from `[orchestration] node_task_queue`) instead
+   * of over SSH. Absent: `[orchestration] node_access` of the worker's medusa.ini decides.
+   */
   nodeWorkers?: boolean;
 }
 
@@ -48,6 +51,8 @@ export type NodePhase = 'waiting' | 'snapshotting' | 'snapshotted' | 'uploading'
 export interface NodeStatus {
   fqdn: string;
   datacenter: string;
+  /** The task queue of the worker on this node; absent: reached over SSH by the central worker. */
+  taskQueue?: string;
   phase: NodePhase;
   /** Why it failed or was dropped: the node's own error text. */
   error?: string;
@@ -93,6 +98,8 @@ function positive(n: number | undefined, fallback: number, what: string): number
   return v;
 }
 
+const RETRY: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: PERMANENT_ERROR_TYPES };
+
 export async function backupCluster(input: BackupClusterInput = {}): Promise<BackupClusterResult> {
   const mode: BackupMode = input.mode ?? 'differential';
   if (mode !== 'full' && mode !== 'differential') throw ApplicationFailure.nonRetryable(`unknown mode ${String(input.mode)} (full or differential)`, 'BadInput');
@@ -110,18 +117,12 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
   }, { validator: (n) => { if (!Number.isInteger(n) || n < 1) throw new Error(`parallel uploads must be a whole number ≥ 1, not ${String(n)}`); } });
   upsertSearchAttributes([{ key: BACKUP_NAME, value: backupName }, { key: BACKUP_MODE, value: mode }]);
 
-  const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: PERMANENT_ERROR_TYPES };
-  const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
-  const onNode = (fqdn: string) => proxyActivities<Activities>({
-    startToCloseTimeout: '15 minutes', retry,
-    ...(input.nodeWorkers ? { taskQueue: nodeTaskQueue(fqdn), scheduleToStartTimeout: '5 minutes' } : {}),
-  });
-  const tag = snapshotTag(backupName, input.useExistingSnapshot ?? false);
-  const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${backupName}`;
-
-  let nodes: ClusterNode[];
+  const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: RETRY });
+  let found: DiscoveredCluster;
   try {
-    ({ nodes } = await central.discoverCluster({ backupName, seedTarget: input.seedTarget, bucketName: input.bucketName, prefix: input.prefix }));
+    found = await central.discoverCluster({
+      backupName, seedTarget: input.seedTarget, bucketName: input.bucketName, prefix: input.prefix, nodeWorkers: input.nodeWorkers,
+    });
   } catch (err) {
     // The activity's own words (name exists, seed unreachable, bad storage), not "Activity task failed".
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
@@ -129,7 +130,32 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
     }
     throw err;
   }
-  progress.nodes = nodes.map((n: ClusterNode) => ({ fqdn: n.fqdn, datacenter: n.datacenter, phase: 'waiting' }));
+  // One cluster backup at a time per cluster and catalogue, whoever started it (CLI, UI, schedule).
+  let lock;
+  try {
+    lock = await acquireClusterLock(found.lockId, found.lockId.slice(found.lockId.indexOf('/') + 1));
+  } catch (err) {
+    upsertSearchAttributes([{ key: BACKUP_OUTCOME, value: 'refused' }]);
+    throw err;
+  }
+  try {
+    return await backUpNodes(input, backupName, mode, parallelSnapshots, progress, found.nodes);
+  } finally {
+    await releaseLock(lock);
+  }
+}
+
+/** Phase 1, phase 2, and on failure or cancellation the cleanup; called with the cluster lock held. */
+async function backUpNodes(
+  input: BackupClusterInput, backupName: string, mode: BackupMode, parallelSnapshots: number, progress: ClusterProgress, nodes: ClusterNode[],
+): Promise<BackupClusterResult> {
+  const onNode = (n: NodeStatus) => proxyActivities<Activities>({
+    startToCloseTimeout: '15 minutes', retry: RETRY,
+    ...(n.taskQueue ? { taskQueue: n.taskQueue, scheduleToStartTimeout: '5 minutes' } : {}),
+  });
+  const tag = snapshotTag(backupName, input.useExistingSnapshot ?? false);
+  const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${backupName}`;
+  progress.nodes = nodes.map((n: ClusterNode) => ({ fqdn: n.fqdn, datacenter: n.datacenter, ...(n.taskQueue ? { taskQueue: n.taskQueue } : {}), phase: 'waiting' }));
   const failed = () => progress.nodes.some((n) => n.phase === 'failed');
   let cancellation: unknown;
 
@@ -142,7 +168,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
       await condition(() => inFlight < parallelSnapshots);
       inFlight++;
       node.phase = 'snapshotting';
-      snapshots.push(onNode(node.fqdn).takeSnapshot({ fqdn: node.fqdn, tag, mustExist: input.useExistingSnapshot ?? false })
+      snapshots.push(onNode(node).takeSnapshot({ fqdn: node.fqdn, tag, mustExist: input.useExistingSnapshot ?? false })
         // Handlers never rethrow: a rejection nobody awaits yet would fail the workflow task.
         .then(() => { node.phase = 'snapshotted'; }, (err) => {
           if (isCancellation(err)) cancellation ??= err;
@@ -175,7 +201,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
       inFlight++;
       node.phase = 'uploading';
       node.uploadStartedAt = Date.now();
-      uploads.push(CancellationScope.cancellable(() => executeNodeBackup(input, backupName, mode, node.fqdn))
+      uploads.push(CancellationScope.cancellable(() => executeNodeBackup(input, backupName, mode, node))
         .then((r) => {
           node.phase = 'finished';
           node.result = { files: r.files, bytes: r.bytes, uploadedFiles: r.uploadedFiles, uploadedBytes: r.uploadedBytes, keptFiles: r.keptFiles, keptBytes: r.keptBytes };
@@ -207,7 +233,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
       // Every node that did not finish gets its snapshot cleared (finished nodes cleared their own).
       await Promise.all(progress.nodes.filter((n) => n.phase !== 'finished').map(async (n) => {
         try {
-          await onNode(n.fqdn).clearSnapshot({ fqdn: n.fqdn, tag: snapshotTag(backupName, false), workDir });
+          await onNode(n).clearSnapshot({ fqdn: n.fqdn, tag: snapshotTag(backupName, false), workDir });
         } catch {
           progress.cleanupFailed.push(n.fqdn);
         }
@@ -224,7 +250,8 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
   }
 }
 
-function executeNodeBackup(input: BackupClusterInput, backupName: string, mode: BackupMode, fqdn: string): Promise<BackupNodeResult> {
+function executeNodeBackup(input: BackupClusterInput, backupName: string, mode: BackupMode, node: NodeStatus): Promise<BackupNodeResult> {
+  const fqdn = node.fqdn;
   return executeChild(backupNode, {
     // Derived from this run's id, which is unique among running workflows: no clash with a node backup
     // of the same name in another prefix or bucket.
@@ -232,7 +259,7 @@ function executeNodeBackup(input: BackupClusterInput, backupName: string, mode: 
     args: [{
       backupName, fqdn, mode, enableMd5Checks: input.enableMd5Checks, keepSnapshot: input.keepSnapshot,
       useExistingSnapshot: input.useExistingSnapshot, tempDir: input.tempDir, bucketName: input.bucketName, prefix: input.prefix,
-      nodeTaskQueue: input.nodeWorkers ? nodeTaskQueue(fqdn) : undefined,
+      nodeTaskQueue: node.taskQueue,
     }],
   });
 }

@@ -5,3 +5,5 @@ export { backupNode, backupNodeProgress } from './backup-node';
 export type { BackupNodeInput, BackupNodeProgress, BackupNodeResult, BackupPhase } from './backup-node';
 export { backupCluster, clusterProgress, setParallelUploads } from './backup-cluster';
 export type { BackupClusterInput, BackupClusterResult, ClusterProgress, NodePhase, NodeStatus } from './backup-cluster';
+export { clusterLock, releaseClusterLock } from './cluster-lock';
+export type { ClusterLockInput } from './cluster-lock';

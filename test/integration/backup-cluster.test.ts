@@ -12,16 +12,15 @@ import { Layout } from '../../src/plan/layout';
 import { backupCluster, BackupClusterInput, ClusterProgress, clusterProgress, setParallelUploads } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
-import { onNode } from '../support/nodes';
+import { NODES, onNode, snapshotsLeft } from '../support/nodes';
+import { loadSettings } from '../../sandbox/settings';
+import { clusterLockId } from '../../src/shared/constants';
 
-const NODES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
 }, 120_000);
 afterAll(async () => h?.close());
-
-const snapshotsLeft = async (tag: string) => (await Promise.all(NODES.map(async (n) => (await onNode(n, `find /var/lib/cassandra/data -type d -path "*/snapshots/${tag}"`)).trim()))).filter(Boolean);
 
 /** Largest number of node uploads that overlapped in time. */
 function maxOverlap(p: ClusterProgress): number {
@@ -112,13 +111,48 @@ test('parallel uploads can be changed while running; cancelling stops the upload
   expect(String((refused as Error & { cause?: Error }).cause?.message)).toMatch(/whole number ≥ 1/);
   expect(await handle.executeUpdate(setParallelUploads, { args: [2] })).toBe(1);
   expect((await handle.query(clusterProgress)).parallelUploads).toBe(2);
+
+  // While it runs, the workflow itself refuses another backup of this cluster into this catalogue.
+  const lockId = clusterLockId(loadSettings().clusterName, config.storage.bucketName, prefix);
+  expect((await h.client.workflow.getHandle(lockId).describe()).status.name).toBe('RUNNING');
+  const busy = await runCluster(taskQueue, { backupName: 'cx2', seedTarget: '127.0.0.2', prefix }).catch((e: unknown) => e);
+  expect(busy).toBeInstanceOf(WorkflowFailedError);
+  expect((busy as WorkflowFailedError).cause).toMatchObject({
+    type: 'ClusterBusy',
+    message: `another backup of cluster ${lockId.slice('medusa-cluster-lock/'.length)} is running (workflow ${handle.workflowId}): two backups cannot run at once on a cluster`,
+  });
+  expect(await snapshotsLeft('medusa-cx2')).toEqual([]);
+
   await handle.cancel();
   await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
   const d = await handle.describe();
   expect(d.status.name).toBe('CANCELLED');
   expect(d.searchAttributes.MedusaBackupOutcome).toEqual(['cancelled']);
   expect(await snapshotsLeft('medusa-cx')).toEqual([]);
+  // Released after the cleanup, not at the cancel request.
+  expect((await h.client.workflow.getHandle(lockId).describe()).status.name).toBe('COMPLETED');
 }, 300_000);
+
+test('a terminated cluster backup leaves no lock behind: the next backup of the cluster runs', async () => {
+  const prefix = uniqueId('tm').replace(/-/g, '');
+  const config = sandboxConfig('s3', { prefix });
+  config.storage.transferMaxBandwidth = 40 * 1024;
+  const { taskQueue } = await h.worker(config);
+  const lockId = clusterLockId(loadSettings().clusterName, config.storage.bucketName, prefix);
+  const handle = await h.client.workflow.start(backupCluster, { taskQueue, workflowId: uniqueId('tm'), args: [{ backupName: 'tm', seedTarget: '127.0.0.2', prefix }] });
+  for (let i = 0; i < 120 && (await handle.query(clusterProgress).catch(() => undefined))?.stage !== 'uploads'; i++) await new Promise((r) => setTimeout(r, 500));
+  expect((await h.client.workflow.getHandle(lockId).describe()).status.name).toBe('RUNNING');
+  // Terminating skips every cleanup in the workflow; the server's parent-close policy still ends the lock.
+  await handle.terminate('test: an operator terminates the run');
+  let lock = '';
+  for (let i = 0; i < 40 && (lock = (await h.client.workflow.getHandle(lockId).describe()).status.name) === 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 250));
+  expect(lock).toBe('TERMINATED');
+  await Promise.all(NODES.map((n) => onNode(n, 'nodetool clearsnapshot -t medusa-tm')));
+  config.storage.transferMaxBandwidth = 0;
+  const { taskQueue: fast } = await h.worker(config);
+  const next = await runCluster(fast, { backupName: 'tm2', seedTarget: '127.0.0.2', prefix, mode: 'full' });
+  expect(next.nodes.map((n) => n.phase)).toEqual(['finished', 'finished', 'finished']);
+}, 400_000);
 
 test('a seed target that does not answer is named in one line, and nothing is snapshotted', async () => {
   const prefix = uniqueId('seed').replace(/-/g, '');

@@ -27,3 +27,12 @@ export async function snapshotFiles(host: string, tag: string): Promise<Map<stri
   }
   return files;
 }
+
+/** The sandbox's three Cassandra hosts, in token order. */
+export const NODES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
+
+/** Snapshot directories named `tag` still present on any sandbox node (empty: none left behind). */
+export async function snapshotsLeft(tag: string): Promise<string[]> {
+  const found = await Promise.all(NODES.map(async (n) => (await onNode(n, `find /var/lib/cassandra/data -type d -path "*/snapshots/${tag}"`)).trim()));
+  return found.filter(Boolean);
+}

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildMedusaConfig, ConfigError, loadMedusaConfig } from '../../src/config/medusa-config';
+import { buildMedusaConfig, ConfigError, loadMedusaConfig, nodeTaskQueueOf } from '../../src/config/medusa-config';
 import { parseSize } from '../../src/config/sizes';
 
 const env = { env: { USER: 'cassandra' }, hostname: 'node1.example.com', home: '/home/cassandra' };
@@ -17,6 +17,14 @@ test("Medusa's defaults apply where the file is silent", () => {
   expect(c.cassandra).toMatchObject({ configFile: '/etc/cassandra/cassandra.yaml', nodetoolExecutable: 'nodetool', nodetoolFlags: '-Dcom.sun.jndi.rmiURLParsing=legacy', useSudo: true });
   expect(c.ssh).toMatchObject({ username: 'cassandra', port: 22, keepaliveSeconds: 60, knownHosts: '/home/cassandra/.ssh/known_hosts', strictHostKeyChecking: true });
   expect(c.checks).toEqual({ enableMd5Checks: false, md5CheckConcurrency: 1 });
+  expect(c.orchestration).toEqual({ nodeAccess: 'ssh', nodeTaskQueue: 'medusa-node-{fqdn}' });
+});
+
+test('[orchestration] chooses workers on the nodes, and names their queues from a template', () => {
+  const c = buildMedusaConfig('f.ini', { ...minimal, orchestration: { node_access: 'Worker', node_task_queue: 'backup-{fqdn}-q' } }, {}, env);
+  expect(c.orchestration.nodeAccess).toBe('worker');
+  expect(nodeTaskQueueOf(c.orchestration, '10.0.0.5')).toBe('backup-10.0.0.5-q');
+  expect(nodeTaskQueueOf(buildMedusaConfig('f.ini', minimal, {}, env).orchestration, 'n1')).toBe('medusa-node-n1');
 });
 
 test('command-line globals win over the file; --key-file does not leak into [ssh]', () => {
@@ -44,6 +52,8 @@ test.each([
   [{ storage: { ...minimal.storage, multipart_chunksize: '1MB' } }, /must be at least 5MB/],
   [{ storage: { ...minimal.storage, multi_part_upload_threshold: 'lots' } }, /multi_part_upload_threshold in f\.ini = lots is not a size/],
   [{ ...minimal, checks: { enable_md5_checks: 'perhaps' } }, /enable_md5_checks in f\.ini = perhaps is not true or false/],
+  [{ ...minimal, orchestration: { node_access: 'agent' } }, /\[orchestration\] node_access in f\.ini = agent is not ssh or worker/],
+  [{ ...minimal, orchestration: { node_task_queue: 'medusa-node' } }, /node_task_queue in f\.ini = medusa-node must contain \{fqdn\}/],
 ])('bad configuration %o is one clear line', (sections, message) => {
   expect(() => buildMedusaConfig('f.ini', sections, {}, env)).toThrow(ConfigError);
   expect(() => buildMedusaConfig('f.ini', sections, {}, env)).toThrow(message);
