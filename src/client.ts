@@ -82,7 +82,8 @@ export function buildProgram(): Command {
     .option('--use-existing-snapshot', 'back up an existing snapshot named like --backup-name on every node instead of taking one', false)
     .option('--no-wait', 'start the backup, print its workflow id and return')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
-    .option('--node-workers', 'run the node steps on a worker on each node (task queue medusa-node-<fqdn>) instead of over SSH', false)
+    .option('--node-workers', 'run the node steps on a worker on each node (its queue from [orchestration] node_task_queue) instead of over SSH; '
+      + 'default: [orchestration] node_access of the worker\'s medusa.ini', false)
     .configureHelp({ optionTerm: (opt) => (shortFlagOf(opt.long) ? `${shortFlagOf(opt.long)}, ${opt.flags}` : opt.flags) })
     .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
       await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
@@ -90,9 +91,9 @@ export function buildProgram(): Command {
 
   program.command('worker')
     .description('run a worker against the configured Temporal server (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …)')
-    .option('--task-queue <queue>', 'task queue to poll', 'medusa')
-    .option('--node-local', 'this worker runs on a Cassandra node and reaches it directly (no SSH)', false)
-    .action(async (o: { taskQueue: string; nodeLocal: boolean }) => {
+    .option('--task-queue <queue>', 'task queue to poll (default: medusa; with --node-local: [orchestration] node_task_queue for this node\'s fqdn, medusa-node-<fqdn>)')
+    .option('--node-local', 'this worker runs on a Cassandra node and reaches it directly (no SSH); it runs that node\'s steps only', false)
+    .action(async (o: { taskQueue?: string; nodeLocal: boolean }) => {
       await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, overrides: overrides(), nodeMode: o.nodeLocal ? 'local' : 'ssh' });
     });
 

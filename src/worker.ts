@@ -5,7 +5,7 @@
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ActivityContext, createActivityContext, NodeMode } from './activities/context';
-import { ConfigOverrides, loadMedusaConfig } from './config/medusa-config';
+import { ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from './config/medusa-config';
 import { DEFAULT_TASK_QUEUE } from './shared/constants';
 import { connectWorker, temporalTarget } from './temporal/connection';
 import { VERSION } from './version';
@@ -19,6 +19,8 @@ export interface MedusaWorkerOptions {
   identity?: string;
   /** Configuration and ports for the backup activities; absent: only check-worker works. */
   context?: ActivityContext;
+  /** Activities only (a worker on a node: workflow tasks never go to node queues). */
+  activitiesOnly?: boolean;
 }
 
 export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
@@ -26,7 +28,7 @@ export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
     connection: o.connection,
     namespace: o.namespace ?? 'default',
     taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
-    ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(o.activitiesOnly ? {} : o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ version: VERSION, context: o.context }),
     ...(o.identity ? { identity: o.identity } : {}),
     // Uploads get time to checkpoint through their heartbeat before the worker goes away.
@@ -45,12 +47,15 @@ export interface RunWorkerOptions {
 }
 
 export async function runWorker(o: RunWorkerOptions): Promise<void> {
-  const taskQueue = o.taskQueue ?? DEFAULT_TASK_QUEUE;
-  const context = createActivityContext(loadMedusaConfig(o.configFile, o.overrides), o.nodeMode ?? 'ssh');
+  const config = loadMedusaConfig(o.configFile, o.overrides);
+  const nodeLocal = o.nodeMode === 'local';
+  // A node's worker serves that node's queue, named as the central worker will name it ([orchestration] node_task_queue).
+  const taskQueue = o.taskQueue ?? (nodeLocal ? nodeTaskQueueOf(config.orchestration, config.storage.fqdn) : DEFAULT_TASK_QUEUE);
+  const context = createActivityContext(config, o.nodeMode ?? 'ssh');
   const target = temporalTarget();
   const connection = await connectWorker(target);
   try {
-    const worker = await createWorker({ connection, namespace: target.namespace, taskQueue, context });
+    const worker = await createWorker({ connection, namespace: target.namespace, taskQueue, context, activitiesOnly: nodeLocal });
     process.stderr.write(`medusa worker: polling task queue ${taskQueue} at ${target.address} (namespace ${target.namespace})\n`);
     await worker.run();
   } finally {

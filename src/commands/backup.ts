@@ -1,6 +1,6 @@
 /** `medusa backup` (alias `backup-node`): one node's backup as a Temporal workflow, followed to the end. */
 import { CancelledFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import { ConfigOverrides, loadMedusaConfig } from '../config/medusa-config';
+import { ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem, defaultBackupName } from '../plan/backup-name';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
@@ -48,6 +48,8 @@ export async function backupCommand(o: BackupCommandOptions): Promise<void> {
     backupName: name, fqdn: config.storage.fqdn, mode: o.mode,
     stagger: o.stagger, enableMd5Checks: o.enableMd5Checks ? true : undefined, keepSnapshot: o.keepSnapshot, useExistingSnapshot: o.useExistingSnapshot,
     tempDir: o.tempDir, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
+    // [orchestration] node_access = worker: the node's own worker runs the node steps.
+    nodeTaskQueue: config.orchestration.nodeAccess === 'worker' ? nodeTaskQueueOf(config.orchestration, config.storage.fqdn) : undefined,
   };
   const target = temporalTarget();
   const connection = await connectClient(target);

@@ -15,10 +15,10 @@ import { status } from '../../sandbox/index';
 import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
 import { Storage } from '../../src/storage/storage';
-import { backupNode } from '../../src/workflows';
+import { backupCluster, backupNode } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
-import { onNode as onNodeAt, snapshotFiles as snapshotFilesAt } from '../support/nodes';
+import { NODES, onNode as onNodeAt, snapshotFiles as snapshotFilesAt, snapshotsLeft } from '../support/nodes';
 
 const NODE = '127.0.0.3';
 const REPO = resolve(__dirname, '..', '..');
@@ -29,53 +29,59 @@ const NODE_ACTIVITIES = ['writeBackupStart', 'takeSnapshot', 'planBackup', 'uplo
 const CENTRAL_ACTIVITIES = ['checkBackupName'];
 
 const prefix = uniqueId('nl').replace(/-/g, '');
-const queue = `medusa-node-${NODE}-${prefix}`;
+/** [orchestration] node_task_queue of this file: queues of its own on the shared server. */
+const QUEUE_TEMPLATE = `medusa-node-{fqdn}-${prefix}`;
+const queueOf = (host: string) => QUEUE_TEMPLATE.replace('{fqdn}', host);
+const queue = queueOf(NODE);
 const layout = new Layout(prefix, NODE);
 let h: Harness;
 let centralQueue: string;
 let storage: Storage;
 let tmp: string;
-let logFile: string;
+
+interface NodeWorker {
+  proc: ChildProcess;
+  logFile: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+/** One `medusa worker --node-local` per sandbox host, each inside that host's namespaces. */
+const workers = new Map<string, NodeWorker>();
 let worker: ChildProcess | undefined;
 let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
 const onNode = (command: string, host = NODE) => onNodeAt(host, command);
 const snapshotFiles = (tag: string, host = NODE) => snapshotFilesAt(host, tag);
 
-const workerLog = () => {
+const logOf = (host: string) => {
   try {
-    return readFileSync(logFile, 'utf8');
+    return readFileSync(workers.get(host)!.logFile, 'utf8');
   } catch {
     return '';
   }
 };
+const workerLog = () => logOf(NODE);
 
-/** Resolves once the worker says it polls (it bundles the workflows first); fails if it exits or takes too long. */
-async function waitPolling(timeoutMs: number): Promise<void> {
+/** Resolves once the worker says it polls its queue; fails if it exits or takes too long. */
+async function waitPolling(host: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let gone = false;
-  void exited.then(() => { gone = true; });
-  while (!workerLog().includes(`polling task queue ${queue}`)) {
-    if (gone || Date.now() > deadline) throw new Error(`the node-local worker is not polling ${queue} (${gone ? 'it exited' : 'timeout'}); its log:\n${workerLog()}`);
+  void workers.get(host)!.exited.then(() => { gone = true; });
+  while (!logOf(host).includes(`polling task queue ${queueOf(host)}`)) {
+    if (gone || Date.now() > deadline) throw new Error(`the node-local worker of ${host} is not polling ${queueOf(host)} (${gone ? 'it exited' : 'timeout'}); its log:\n${logOf(host)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
 
-beforeAll(async () => {
-  h = await startHarness();
-  ({ taskQueue: centralQueue, storage } = await h.worker(sandboxConfig('local', { prefix })));
-
-  const sshd = status(loadSettings()).find((p) => p.part === `SSH host ${NODE}`);
-  if (!sshd?.running) throw new Error(`the sandbox's SSH host ${NODE} is not running`);
-  tmp = mkdtempSync(join(tmpdir(), 'medusa-node-local-'));
-  // /tmp is shared with the hosts' namespaces, so the node-local worker reads this copy of the sandbox ini.
-  const ini = join(tmp, 'medusa.ini');
-  writeFileSync(ini, readFileSync(sandbox('MEDUSA_CONFIG_FILE'), 'utf8').replace(/^\[storage\]$/m, `[storage]\nprefix = ${prefix}`));
-  logFile = join(tmp, 'worker.log');
+/** Starts `medusa --fqdn <host> worker --node-local` inside the host's mount and UTS namespaces; its queue comes from the ini. */
+function startNodeWorker(host: string, ini: string): void {
+  const sshd = status(loadSettings()).find((p) => p.part === `SSH host ${host}`);
+  if (!sshd?.running) throw new Error(`the sandbox's SSH host ${host} is not running`);
+  const logFile = join(tmp, `worker-${host}.log`);
   const fd = openSync(logFile, 'a');
+  let proc: ChildProcess;
   try {
-    worker = spawn('nsenter', ['--target', String(sshd.pid), '--mount', '--uts', '--',
-      process.execPath, join(REPO, 'bin', 'medusa.js'), '--config-file', ini, 'worker', '--node-local', '--task-queue', queue], {
+    proc = spawn('nsenter', ['--target', String(sshd.pid), '--mount', '--uts', '--',
+      process.execPath, join(REPO, 'bin', 'medusa.js'), '--config-file', ini, '--fqdn', host, 'worker', '--node-local'], {
       cwd: REPO,
       stdio: ['ignore', fd, fd],
       env: { ...process.env, TEMPORAL_ADDRESS: sandbox('TEMPORAL_ADDRESS'), PATH: `/opt/cassandra/bin:${process.env.PATH ?? '/usr/bin:/bin'}` },
@@ -83,18 +89,38 @@ beforeAll(async () => {
   } finally {
     closeSync(fd);
   }
-  const child = worker;
-  exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  await waitPolling(90_000);
+  const exitedP = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  workers.set(host, { proc, logFile, exited: exitedP });
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+  const central = sandboxConfig('local', { prefix });
+  central.orchestration = { nodeAccess: 'worker', nodeTaskQueue: QUEUE_TEMPLATE };
+  ({ taskQueue: centralQueue, storage } = await h.worker(central));
+
+  tmp = mkdtempSync(join(tmpdir(), 'medusa-node-local-'));
+  // /tmp is shared with the hosts' namespaces, so the node-local workers read this copy of the sandbox ini.
+  const ini = join(tmp, 'medusa.ini');
+  writeFileSync(ini, `${readFileSync(sandbox('MEDUSA_CONFIG_FILE'), 'utf8').replace(/^\[storage\]$/m, `[storage]\nprefix = ${prefix}`)}
+[orchestration]
+node_access = worker
+node_task_queue = ${QUEUE_TEMPLATE}
+`);
+  for (const host of NODES) startNodeWorker(host, ini);
+  worker = workers.get(NODE)!.proc;
+  exited = workers.get(NODE)!.exited;
+  await Promise.all(NODES.map((host) => waitPolling(host, 120_000)));
 }, 180_000);
 
 afterAll(async () => {
-  if (worker && worker.exitCode === null && worker.signalCode === null) {
-    worker.kill('SIGTERM');
-    const late = setTimeout(() => worker?.kill('SIGKILL'), GRACE_MS + 5000);
-    await exited;
+  await Promise.all([...workers.values()].map(async (w) => {
+    if (w.proc.exitCode !== null || w.proc.signalCode !== null) return;
+    w.proc.kill('SIGTERM');
+    const late = setTimeout(() => w.proc.kill('SIGKILL'), GRACE_MS + 5000);
+    await w.exited;
     clearTimeout(late);
-  }
+  }));
   await h?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }, 60_000);
@@ -172,6 +198,51 @@ test('the node activities of a backup run on the node-local worker inside the no
     expect({ activity: s.type, queue: s.queue, identity: started2.get(s.id) }).toEqual({ activity: s.type, queue, identity: nodeIdentity });
   }
 }, 300_000);
+
+test('backup-cluster with [orchestration] node_access = worker: each node\'s steps run on that node\'s own worker', async () => {
+  const name = `nlc${Date.now().toString(36)}`;
+  // Started like the UI does: nothing in the input says how nodes are reached; the central worker's medusa.ini does.
+  const handle = await h.client.workflow.start(backupCluster, {
+    taskQueue: centralQueue, workflowId: `${prefix}/${name}`, workflowExecutionTimeout: '10 minutes',
+    args: [{ backupName: name, seedTarget: NODES[0], prefix, parallelUploads: 2 }],
+  });
+  const r = await handle.result();
+  expect(r.nodes.map((n) => [n.fqdn, n.phase, n.taskQueue])).toEqual(NODES.map((n) => [n, 'finished', queueOf(n)]));
+  for (const host of NODES) {
+    const l = new Layout(prefix, host);
+    const manifest = parseManifest((await storage.getBytes(l.meta(name, 'manifest.json')))!.toString());
+    expect(manifest.flatMap((t) => t.objects).length).toBeGreaterThan(100);
+    expect(await storage.head(l.index(name, 'manifest'))).toBeDefined();
+  }
+  expect(await snapshotsLeft(`medusa-${name}`)).toEqual([]);
+
+  // Who ran what, from the histories: the cluster workflow's snapshots and every node step of each
+  // node's child went to that node's queue and were started by the worker inside that node.
+  const identities = new Map(await Promise.all(NODES.map(async (host) => [host, `${workers.get(host)!.proc.pid}@${(await onNode('hostname', host)).trim()}`] as const)));
+  expect(new Set(identities.values()).size).toBe(3);
+  const ranOn = async (workflowId: string) => {
+    const events = (await h.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const scheduled = new Map<string, { type: string; queue: string }>();
+    const rows: { activity: string; queue: string; identity: string }[] = [];
+    for (const e of events) {
+      const s = e.activityTaskScheduledEventAttributes;
+      if (s) scheduled.set(String(e.eventId), { type: s.activityType?.name ?? '', queue: s.taskQueue?.name ?? '' });
+      const st = e.activityTaskStartedEventAttributes;
+      const x = st && scheduled.get(String(st.scheduledEventId));
+      if (st && x) rows.push({ activity: x.type, queue: x.queue, identity: st.identity ?? '' });
+    }
+    return rows;
+  };
+  const clusterRows = await ranOn(handle.workflowId);
+  const snapshots = clusterRows.filter((x) => x.activity === 'takeSnapshot');
+  expect(snapshots).toHaveLength(3);
+  for (const host of NODES) expect(snapshots).toContainEqual({ activity: 'takeSnapshot', queue: queueOf(host), identity: identities.get(host) });
+  for (const host of NODES) {
+    const rows = (await ranOn(`${handle.workflowId}/${host}`)).filter((x) => !CENTRAL_ACTIVITIES.includes(x.activity));
+    expect(rows.map((x) => x.activity)).toEqual(expect.arrayContaining(NODE_ACTIVITIES.filter((a) => a !== 'takeSnapshot')));
+    for (const row of rows) expect(row).toEqual({ activity: row.activity, queue: queueOf(host), identity: identities.get(host) });
+  }
+}, 400_000);
 
 test('SIGTERM stops the node-local worker cleanly; then a backup for its queue fails within the start timeout, naming node and queue', async () => {
   const t0 = Date.now();
