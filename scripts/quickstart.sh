@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install and start the sandbox of real parts (Temporal dev
 # server, S3 server, three SSH hosts that are Cassandra 5.0 nodes), load sample data, start a
-# worker, run a real `medusa backup` of node 127.0.0.2 to local storage, and list what it wrote.
+# run a real `medusa backup` of node 127.0.0.2 to local storage in embedded mode, and list what it wrote.
 # The sandbox stays up afterwards; `npm run sandbox -- down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,13 +12,11 @@ npx tsx sandbox/cli.ts up >/dev/null
 eval "$(npx tsx sandbox/cli.ts env)"
 npx tsx sandbox/cli.ts load
 
-node bin/medusa.js worker >"$SANDBOX_DIR/worker.log" 2>&1 &
-worker=$!
-trap 'kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true' EXIT
-node bin/medusa.js check-worker --timeout 60 >/dev/null
-
+# As a user without a Temporal cluster would: nothing configured, so the command runs embedded — its own
+# Temporal dev server with a persistent database in a state directory, and a worker in its own process.
 name="quickstart-$(date +%Y%m%d%H%M%S)"
-node bin/medusa.js --fqdn 127.0.0.2 backup --backup-name "$name"
+state="$SANDBOX_DIR/embedded-state"
+env -u TEMPORAL_ADDRESS MEDUSA_STATE_DIR="$state" node bin/medusa.js --fqdn 127.0.0.2 backup --backup-name "$name"
 
 bucket="$SANDBOX_DIR/storage/$SANDBOX_S3_BUCKET"
 echo
@@ -28,8 +26,11 @@ echo "… and $(find "$bucket/127.0.0.2/data" -type f | wc -l) SSTable files in 
 
 cat <<MSG
 
+The backup ran embedded: its workflow medusa-backup/$name/127.0.0.2 is kept in $state;
+MEDUSA_STATE_DIR=$state npm run -s medusa -- worker   keeps that server up and prints its Web UI address.
+
 The sandbox is running:
-  Temporal Web UI   $SANDBOX_TEMPORAL_UI   (workflow medusa-backup/$name/127.0.0.2)
+  Temporal Web UI   $SANDBOX_TEMPORAL_UI   (the sandbox's own server, used by the tests)
   Temporal gRPC     $TEMPORAL_ADDRESS
   S3 (versitygw)    $SANDBOX_S3_ENDPOINT  bucket $SANDBOX_S3_BUCKET
   SSH hosts         $SANDBOX_SSH_HOSTS (port $SANDBOX_SSH_PORT, user root, key $SANDBOX_SSH_KEY)

@@ -8,6 +8,7 @@ import { backupCommand } from './commands/backup';
 import { backupClusterCommand, BackupClusterCommandOptions, expandShortFlags, shortFlagOf, STAGGER_HELP } from './commands/backup-cluster';
 import { checkWorkerCommand } from './commands/check-worker';
 import { registerScheduleCommands } from './commands/schedule';
+import { loadMedusaConfig } from './config/medusa-config';
 import { ExitError } from './errors';
 import { runWorker } from './worker';
 import { VERSION } from './version';
@@ -27,6 +28,14 @@ export function buildProgram(): Command {
     const g = globals();
     return { fqdn: g.fqdn, prefix: g.prefix, bucketName: g.bucketName, keyFile: g.keyFile };
   };
+  /** medusa.ini when it can be read (commands that work without it use it for [temporal] only). */
+  const configIfReadable = () => {
+    try {
+      return loadMedusaConfig(globals().configFile, overrides());
+    } catch {
+      return undefined;
+    }
+  };
   const program: Command = new Command('medusa')
     .description('Cassandra backups, Medusa-compatible, orchestrated by Temporal')
     .version(VERSION, '--version')
@@ -45,7 +54,7 @@ export function buildProgram(): Command {
     .action(async (o: { taskQueue?: string; timeout: string }) => {
       const timeoutSeconds = Number(o.timeout);
       if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new ExitError(`--timeout must be a whole number of seconds ≥ 1, not ${o.timeout}`, 2);
-      await checkWorkerCommand({ taskQueue: o.taskQueue, timeoutSeconds });
+      await checkWorkerCommand({ taskQueue: o.taskQueue, timeoutSeconds, config: configIfReadable() });
     });
 
   program.command('backup').alias('backup-node')
@@ -93,11 +102,12 @@ export function buildProgram(): Command {
     .description('run a worker against the configured Temporal server (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …)')
     .option('--task-queue <queue>', 'task queue to poll (default: medusa; with --node-local: [orchestration] node_task_queue for this node\'s fqdn, medusa-node-<fqdn>)')
     .option('--node-local', 'this worker runs on a Cassandra node and reaches it directly (no SSH); it runs that node\'s steps only', false)
-    .action(async (o: { taskQueue?: string; nodeLocal: boolean }) => {
-      await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, overrides: overrides(), nodeMode: o.nodeLocal ? 'local' : 'ssh' });
+    .addOption(new Option('--metrics-address <ip:port>', 'serve Prometheus metrics (the Temporal SDK\'s and the backups\') at http://<ip:port>/metrics').env('MEDUSA_METRICS_ADDRESS'))
+    .action(async (o: { taskQueue?: string; nodeLocal: boolean; metricsAddress?: string }) => {
+      await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, overrides: overrides(), nodeMode: o.nodeLocal ? 'local' : 'ssh', metricsAddress: o.metricsAddress });
     });
 
-  registerScheduleCommands(program.command('schedule'), overrides);
+  registerScheduleCommands(program.command('schedule'), overrides, configIfReadable);
 
   return program;
 }

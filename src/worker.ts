@@ -5,10 +5,13 @@
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { ActivityContext, createActivityContext, NodeMode } from './activities/context';
-import { ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from './config/medusa-config';
+import { ConfigError, ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from './config/medusa-config';
 import { DEFAULT_TASK_QUEUE } from './shared/constants';
-import { connectWorker, temporalTarget } from './temporal/connection';
+import { connectWorker, TemporalTarget } from './temporal/connection';
+import { EmbeddedTemporal } from './temporal/embedded';
+import { planTemporal } from './temporal/plan';
 import { VERSION } from './version';
+import { serveMetrics } from './worker-metrics';
 
 export interface MedusaWorkerOptions {
   connection: NativeConnection;
@@ -21,6 +24,8 @@ export interface MedusaWorkerOptions {
   context?: ActivityContext;
   /** Activities only (a worker on a node: workflow tasks never go to node queues). */
   activitiesOnly?: boolean;
+  /** How long running activities may go on after shutdown starts (default 30 s). */
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
 }
 
 export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
@@ -32,7 +37,7 @@ export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
     activities: createActivities({ version: VERSION, context: o.context }),
     ...(o.identity ? { identity: o.identity } : {}),
     // Uploads get time to checkpoint through their heartbeat before the worker goes away.
-    shutdownGraceTime: '30 seconds',
+    shutdownGraceTime: o.shutdownGraceTime ?? '30 seconds',
     // Progress (files and bytes sent) reaches the server, hence the CLI and the UI, every few seconds.
     maxHeartbeatThrottleInterval: '3 seconds',
   });
@@ -44,6 +49,8 @@ export interface RunWorkerOptions {
   /** Medusa's global options (--bucket-name, --prefix, --fqdn, --key-file), as for any other command. */
   overrides?: ConfigOverrides;
   nodeMode?: NodeMode;
+  /** Serve Prometheus metrics (the SDK's and the backups') at http://<ip:port>/metrics (src/worker-metrics.ts). */
+  metricsAddress?: string;
 }
 
 export async function runWorker(o: RunWorkerOptions): Promise<void> {
@@ -52,19 +59,34 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
   // A node's worker serves that node's queue, named as the central worker will name it ([orchestration] node_task_queue).
   const taskQueue = o.taskQueue ?? (nodeLocal ? nodeTaskQueueOf(config.orchestration, config.storage.fqdn) : DEFAULT_TASK_QUEUE);
   const context = createActivityContext(config, o.nodeMode ?? 'ssh');
-  const target = temporalTarget();
-  const connection = await connectWorker(target);
+  // Before any connection: the SDK's runtime carries the exporter.
+  if (o.metricsAddress) serveMetrics(o.metricsAddress);
+  const plan = planTemporal(config);
+  // Nothing configured: the embedded server of the state directory, kept up while this worker runs
+  // (on one box, this is what makes schedules fire). A node's worker needs a shared Temporal cluster.
+  if (plan.kind === 'embedded' && nodeLocal) {
+    throw new ConfigError('a node-local worker needs a Temporal cluster shared with the central worker: set TEMPORAL_ADDRESS or [temporal] address');
+  }
+  const embedded = plan.kind === 'embedded' ? await EmbeddedTemporal.acquire(plan.stateDir) : undefined;
   try {
-    const worker = await createWorker({ connection, namespace: target.namespace, taskQueue, context, activitiesOnly: nodeLocal });
-    process.stderr.write(`medusa worker: polling task queue ${taskQueue} at ${target.address} (namespace ${target.namespace})\n`);
-    await worker.run();
+    const target: TemporalTarget = plan.kind === 'cluster' ? plan.target
+      : { address: embedded!.address, namespace: plan.namespace, config: { connectionOptions: {} }, configured: false };
+    const connection = await connectWorker(target);
+    try {
+      const worker = await createWorker({ connection, namespace: target.namespace, taskQueue, context, activitiesOnly: nodeLocal });
+      const where = embedded ? `the embedded server ${target.address} (state ${embedded.stateDir}; UI ${embedded.uiUrl})` : target.address;
+      process.stderr.write(`medusa worker: polling task queue ${taskQueue} at ${where} (namespace ${target.namespace})\n`);
+      await worker.run();
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
+    await embedded?.release();
   }
 }
 
 if (require.main === module) {
-  runWorker({ configFile: process.env.MEDUSA_CONFIG_FILE ?? '/etc/medusa/medusa.ini' }).catch((err: Error) => {
+  runWorker({ configFile: process.env.MEDUSA_CONFIG_FILE ?? '/etc/medusa/medusa.ini', metricsAddress: process.env.MEDUSA_METRICS_ADDRESS }).catch((err: Error) => {
     process.stderr.write(`medusa worker: ${err.message}\n`);
     process.exit(1);
   });

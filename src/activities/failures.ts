@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
+import { activityFailed } from './metrics';
 
 
 export function badInput(message: string): ApplicationFailure {
@@ -16,6 +17,7 @@ export async function classify<T>(node: string, step: string, fn: () => Promise<
   try {
     return await fn();
   } catch (err) {
+    activityFailed(node, step, err);
     const e = err as Error;
     if (e instanceof ApplicationFailure) throw e;
     if (PERMANENT_ERROR_TYPES.includes(e.name)) throw ApplicationFailure.nonRetryable(`${node}: ${step}: ${e.message}`, e.name);

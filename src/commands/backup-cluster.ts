@@ -4,15 +4,15 @@
  * total, exit 0 only when every node finished.
  */
 import { statSync } from 'node:fs';
-import { ApplicationFailure, CancelledFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ConfigOverrides, loadMedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem } from '../plan/backup-name';
-import { connectClient, temporalTarget } from '../temporal/connection';
 import { backupCluster, BackupClusterInput, BackupClusterResult, clusterProgress, ClusterProgress } from '../workflows';
 import { failureText } from './backup';
 import { clusterSummary, ClusterView } from './cluster-view';
 import { pollUntilClosed } from './follow';
+import { interruptMode, openCommandSession } from './session';
 
 export interface BackupClusterCommandOptions {
   configFile: string;
@@ -89,17 +89,19 @@ export async function backupClusterCommand(o: BackupClusterCommandOptions): Prom
     tempDir: o.tempDir, parallelSnapshots, parallelUploads, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
     nodeWorkers: o.nodeWorkers ? true : undefined,
   };
-  const target = temporalTarget();
-  const connection = await connectClient(target);
+  const session = await openCommandSession(config, o.taskQueue, o.wait);
   try {
-    const client = new Client({ connection, namespace: target.namespace });
+    const client = session.client;
     const workflowId = clusterWorkflowId(name);
     let handle;
     try {
       handle = await client.workflow.start<typeof backupCluster>('backupCluster', { taskQueue: o.taskQueue, workflowId, args: [input] });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ExitError(`backup-cluster ${name} is already running (workflow ${workflowId})`);
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!session.embedded) throw new ExitError(`backup-cluster ${name} is already running (workflow ${workflowId})`);
+      // Embedded: the backup an earlier command left (crash, Ctrl-C) is still there; this command's worker goes on with it.
+      process.stderr.write(`resuming backup-cluster ${name}, left by an earlier command (workflow ${workflowId})\n`);
+      handle = client.workflow.getHandle<typeof backupCluster>(workflowId);
     }
     if (!o.wait) {
       process.stdout.write(`${workflowId}\n`);
@@ -109,7 +111,7 @@ export async function backupClusterCommand(o: BackupClusterCommandOptions): Prom
     const view = new ClusterView(client, workflowId);
     let result: BackupClusterResult;
     try {
-      result = await pollUntilClosed<BackupClusterResult>(handle, async () => view.update(await handle.query(clusterProgress)));
+      result = await pollUntilClosed<BackupClusterResult>(handle, async () => view.update(await handle.query(clusterProgress)), process.stderr, interruptMode(session));
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;
       const p = incompleteProgress(err);
@@ -126,6 +128,6 @@ export async function backupClusterCommand(o: BackupClusterCommandOptions): Prom
     view.end(result);
     process.stdout.write(clusterSummary(result, o.mode).map((l) => `${l}\n`).join(''));
   } finally {
-    await connection.close();
+    await session.close();
   }
 }

@@ -1,10 +1,10 @@
 /** `medusa backup` (alias `backup-node`): one node's backup as a Temporal workflow, followed to the end. */
-import { CancelledFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem, defaultBackupName } from '../plan/backup-name';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
-import { connectClient, temporalTarget } from '../temporal/connection';
+import { interruptMode, openCommandSession } from './session';
 import type { backupNode, BackupNodeInput, BackupNodeResult } from '../workflows';
 import { follow, humanBytes } from './follow';
 
@@ -51,17 +51,20 @@ export async function backupCommand(o: BackupCommandOptions): Promise<void> {
     // [orchestration] node_access = worker: the node's own worker runs the node steps.
     nodeTaskQueue: config.orchestration.nodeAccess === 'worker' ? nodeTaskQueueOf(config.orchestration, config.storage.fqdn) : undefined,
   };
-  const target = temporalTarget();
-  const connection = await connectClient(target);
+  const taskQueue = o.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const session = await openCommandSession(config, taskQueue, o.wait);
   try {
-    const client = new Client({ connection, namespace: target.namespace });
+    const client = session.client;
     const workflowId = backupWorkflowId(name, input.fqdn);
     let handle;
     try {
-      handle = await client.workflow.start<typeof backupNode>('backupNode', { taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE, workflowId, args: [input] });
+      handle = await client.workflow.start<typeof backupNode>('backupNode', { taskQueue, workflowId, args: [input] });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ExitError(`backup ${name} of ${input.fqdn} is already running (workflow ${workflowId})`);
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (!session.embedded) throw new ExitError(`backup ${name} of ${input.fqdn} is already running (workflow ${workflowId})`);
+      // Embedded: the backup an earlier command left (crash, Ctrl-C) is still there; this command's worker goes on with it.
+      process.stderr.write(`resuming backup ${name} of ${input.fqdn}, left by an earlier command (workflow ${workflowId})\n`);
+      handle = client.workflow.getHandle<typeof backupNode>(workflowId);
     }
     if (!o.wait) {
       process.stdout.write(`${workflowId}\n`);
@@ -70,7 +73,7 @@ export async function backupCommand(o: BackupCommandOptions): Promise<void> {
     process.stderr.write(`backup ${name} of ${input.fqdn} (${o.mode}) started: workflow ${workflowId}\n`);
     let r: BackupNodeResult;
     try {
-      r = await follow<BackupNodeResult>(handle, `${input.fqdn}`);
+      r = await follow<BackupNodeResult>(handle, `${input.fqdn}`, process.stderr, interruptMode(session));
     } catch (err) {
       if (err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure) throw new ExitError(`backup ${name} of ${input.fqdn} was cancelled`);
       if (err instanceof WorkflowFailedError) throw new ExitError(`backup ${name} of ${input.fqdn} failed: ${failureText(err)}`);
@@ -81,6 +84,6 @@ export async function backupCommand(o: BackupCommandOptions): Promise<void> {
       + `${r.alreadyPresentFiles ? `, ${r.alreadyPresentFiles} already sent by an interrupted attempt` : ''}; `
       + `snapshot ${r.snapshotCleared ? 'cleared' : 'kept'}\n`);
   } finally {
-    await connection.close();
+    await session.close();
   }
 }

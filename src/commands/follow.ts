@@ -42,16 +42,29 @@ export async function nodeBackupState(handle: WorkflowHandle): Promise<{ phase: 
 }
 
 /**
- * Runs `tick` about once a second until the workflow closes; returns its result or throws its failure.
- * Ctrl-C cancels the workflow (it then clears its snapshots) and keeps watching; a second Ctrl-C only
- * stops watching and leaves the workflow to finish on its own.
+ * What Ctrl-C does. `cancel` (a Temporal cluster runs the work): cancel the workflow — it then clears
+ * its snapshots — and keep watching; a second Ctrl-C only stops watching. `pause` (embedded: this
+ * command is the worker): stop at once and leave the workflow in the state directory, for the same
+ * command to resume; SIGTERM and SIGHUP pause too.
  */
-export async function pollUntilClosed<T>(handle: WorkflowHandle, tick: () => Promise<void>, err: NodeJS.WriteStream = process.stderr): Promise<T> {
+export type InterruptMode = 'cancel' | 'pause';
+
+/** Runs `tick` about once a second until the workflow closes; returns its result or throws its failure. */
+export async function pollUntilClosed<T>(handle: WorkflowHandle, tick: () => Promise<void>, err: NodeJS.WriteStream = process.stderr, mode: InterruptMode = 'cancel'): Promise<T> {
   let done = false;
   let interrupts = 0;
-  const result = handle.result().finally(() => { done = true; });
+  let paused = false;
+  let wake: () => void = () => undefined;
+  // Aborted when this command stops watching: a long poll left behind would outlive the connection.
+  const stop = new AbortController();
+  const result = handle.client.connection.withAbortSignal(stop.signal, () => handle.result()).finally(() => { done = true; });
   result.catch(() => undefined);
+  const onPause = () => {
+    paused = true;
+    wake();
+  };
   const onInterrupt = () => {
+    if (mode === 'pause') return onPause();
     interrupts++;
     if (interrupts === 1) {
       err.write(`\ncancelling workflow ${handle.workflowId}; it clears its snapshots before it ends (Ctrl-C again to stop watching)\n`);
@@ -59,24 +72,28 @@ export async function pollUntilClosed<T>(handle: WorkflowHandle, tick: () => Pro
     }
   };
   process.on('SIGINT', onInterrupt);
+  if (mode === 'pause') for (const s of ['SIGTERM', 'SIGHUP'] as const) process.on(s, onPause);
   try {
-    while (!done && interrupts < 2) {
+    while (!done && interrupts < 2 && !paused) {
       try {
         await tick();
       } catch {
         // The workflow may not have a worker yet, or may just have closed: keep waiting for the result.
       }
-      await Promise.race([result.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 1000))]);
+      await Promise.race([result.then(() => undefined, () => undefined), new Promise<void>((r) => { wake = r; setTimeout(r, 1000); })]);
     }
   } finally {
     process.off('SIGINT', onInterrupt);
+    for (const s of ['SIGTERM', 'SIGHUP'] as const) process.off(s, onPause);
   }
+  if (!done) stop.abort();
+  if (paused && !done) throw new ExitError(`paused: workflow ${handle.workflowId} waits in the embedded server's state; run the same command again to resume it`, 130);
   if (!done) throw new ExitError(`stopped watching; workflow ${handle.workflowId} goes on (see it in the Temporal UI)`, 130);
   return (await result) as T;
 }
 
 /** Polls until the workflow closes; returns its result or throws its failure. */
-export async function follow<T>(handle: WorkflowHandle, label: string, out: NodeJS.WriteStream = process.stderr): Promise<T> {
+export async function follow<T>(handle: WorkflowHandle, label: string, out: NodeJS.WriteStream = process.stderr, mode: InterruptMode = 'cancel'): Promise<T> {
   const tty = out.isTTY === true;
   let lastPhase = '';
   try {
@@ -86,7 +103,7 @@ export async function follow<T>(handle: WorkflowHandle, label: string, out: Node
       if (tty) out.write(`\r\x1b[K${line}`);
       else if (s.phase !== lastPhase) out.write(`${line}\n`);
       lastPhase = s.phase;
-    });
+    }, out, mode);
   } finally {
     if (tty) out.write('\r\x1b[K');
   }

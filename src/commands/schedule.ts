@@ -10,13 +10,13 @@ import {
   ScheduleSpecDescription, ServiceError,
 } from '@temporalio/client';
 import { Command, Option } from 'commander';
-import type { ConfigOverrides } from '../config/medusa-config';
+import type { ConfigOverrides, MedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem } from '../plan/backup-name';
 import { expandNameTemplate } from '../plan/name-template';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import { BACKUP_NAME } from '../shared/search-attributes';
-import { connectClient, temporalTarget } from '../temporal/connection';
+import { openSession } from '../temporal/session';
 import type { backupCluster, BackupClusterInput } from '../workflows';
 
 export const SCHEDULED_WORKFLOW_TYPE = 'backupCluster';
@@ -183,13 +183,16 @@ export function scheduleDefinition(scheduleId: string, o: ScheduleCreateOptions,
   return { input, spec };
 }
 
+/** medusa.ini of the command line, when readable: its [temporal] section says which Temporal holds the schedules. */
+let configOf: () => MedusaConfig | undefined = () => undefined;
+
 async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const target = temporalTarget();
-  const connection = await connectClient(target);
+  // Embedded, schedules live in the state directory's server; they fire while `medusa worker` keeps it up.
+  const session = await openSession({ config: configOf() });
   try {
-    return await fn(new Client({ connection, namespace: target.namespace }));
+    return await fn(session.client);
   } finally {
-    await connection.close();
+    await session.close();
   }
 }
 
@@ -388,7 +391,8 @@ export async function scheduleTrigger(scheduleId: string, waitMs = 15_000): Prom
 }
 
 /** The `schedule` command group, built on a command that client.ts created (so it inherits exitOverride). */
-export function registerScheduleCommands(schedule: Command, globals: () => ConfigOverrides): Command {
+export function registerScheduleCommands(schedule: Command, globals: () => ConfigOverrides, config: () => MedusaConfig | undefined = () => undefined): Command {
+  configOf = config;
   schedule.description('Temporal Schedules of cluster backups (backupCluster): create, list, describe, pause, unpause, delete, trigger');
 
   schedule.command('create <schedule-id>')

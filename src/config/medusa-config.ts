@@ -88,6 +88,14 @@ export function nodeTaskQueueOf(o: OrchestrationConfig, fqdn: string): string {
   return o.nodeTaskQueue.split('{fqdn}').join(fqdn);
 }
 
+/** `[temporal]` (not Medusa's): a Temporal cluster to use; without an address, the embedded server. */
+export interface TemporalConfig {
+  address?: string;
+  namespace?: string;
+  /** Where the embedded server keeps its database and state (default ~/.local/state/medusa-temporal). */
+  stateDir?: string;
+}
+
 export interface MedusaConfig {
   file: string;
   storage: StorageConfig;
@@ -95,6 +103,7 @@ export interface MedusaConfig {
   ssh: SshConfig;
   checks: ChecksConfig;
   orchestration: OrchestrationConfig;
+  temporal: TemporalConfig;
 }
 
 /** Medusa's global command-line overrides (they win over the file). */
@@ -143,6 +152,7 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
   const sh: Section = sections.ssh ?? {};
   const ch: Section = sections.checks ?? {};
   const or: Section = sections.orchestration ?? {};
+  const te: Section = sections.temporal ?? {};
   try {
     const storageProvider = opt(st.storage_provider);
     if (!storageProvider) throw new Error(`${at('storage', 'storage_provider')} is required (local, s3, s3_compatible, …)`);
@@ -222,7 +232,8 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
     const queueTemplate = opt(or.node_task_queue) ?? DEFAULT_NODE_TASK_QUEUE;
     if (!queueTemplate.includes('{fqdn}')) throw new Error(`${at('orchestration', 'node_task_queue')} = ${queueTemplate} must contain {fqdn}: every node needs its own queue`);
     const orchestration: OrchestrationConfig = { nodeAccess, nodeTaskQueue: queueTemplate };
-    return { file, storage, cassandra, ssh, checks, orchestration };
+    const temporal: TemporalConfig = { address: opt(te.address), namespace: opt(te.namespace), stateDir: opt(te.state_dir) };
+    return { file, storage, cassandra, ssh, checks, orchestration, temporal };
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }

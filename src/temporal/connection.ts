@@ -11,14 +11,17 @@ export interface TemporalTarget {
   address: string;
   namespace: string;
   config: ReturnType<typeof loadClientConnectConfig>;
+  /** An address came from the environment or a profile (otherwise: 127.0.0.1:7233, or embedded mode). */
+  configured: boolean;
 }
 
-export function temporalTarget(): TemporalTarget {
-  const config = loadClientConnectConfig();
+export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
+  const config = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
   return {
-    address: config.connectionOptions.address ?? '127.0.0.1:7233',
+    address: config.connectionOptions.address || '127.0.0.1:7233',
     namespace: config.namespace ?? 'default',
     config,
+    configured: Boolean(config.connectionOptions.address),
   };
 }
 

@@ -5,14 +5,13 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
 import { backupCluster, backupNode, BackupNodeResult } from '../../src/workflows';
 import { Storage } from '../../src/storage/storage';
-import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
+import { Harness, listKeys, s3Ini, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
 import { onNode } from '../support/nodes';
 
@@ -30,25 +29,6 @@ afterAll(async () => {
 });
 
 /** medusa.ini for the sandbox S3 server, written the way an operator would. */
-function s3Ini(prefix: string, extra: string): string {
-  const endpoint = new URL(sandbox('SANDBOX_S3_ENDPOINT'));
-  const base = readFileSync(sandbox('MEDUSA_CONFIG_FILE'), 'utf8').replace(/\[storage\][\s\S]*?(?=\n\[)/, `[storage]
-storage_provider = s3_compatible
-bucket_name = ${sandbox('SANDBOX_S3_BUCKET')}
-host = ${endpoint.hostname}
-port = ${endpoint.port}
-secure = False
-s3_addressing_style = path
-region = ${sandbox('SANDBOX_S3_REGION')}
-key_file = ${sandbox('SANDBOX_S3_KEY_FILE')}
-prefix = ${prefix}
-${extra}
-`);
-  const file = join(mkdtempSync(join(tmpdir(), 'ini-')), 'medusa.ini');
-  writeFileSync(file, base);
-  return file;
-}
-
 function startWorkerProcess(ini: string, taskQueue: string): ChildProcess {
   const p = spawn('node', [join(repo, 'bin', 'medusa.js'), '--config-file', ini, 'worker', '--task-queue', taskQueue], {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['ignore', 'ignore', 'ignore'],

@@ -3,6 +3,9 @@
  * sandbox nodes, local or S3 storage), configured like a user would in medusa.ini.
  */
 import { Client, Connection } from '@temporalio/client';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivityContext } from '../../src/activities/context';
 import { ConfigOverrides, loadMedusaConfig, MedusaConfig } from '../../src/config/medusa-config';
@@ -67,4 +70,24 @@ export async function listKeys(storage: Storage, prefix: string): Promise<string
   const keys: string[] = [];
   for await (const o of storage.list(prefix)) keys.push(o.key);
   return keys.sort();
+}
+
+/** A copy of the sandbox's medusa.ini pointed at its S3 server, with this prefix and extra [storage] lines. */
+export function s3Ini(prefix: string, extra: string): string {
+  const endpoint = new URL(sandbox('SANDBOX_S3_ENDPOINT'));
+  const base = readFileSync(sandbox('MEDUSA_CONFIG_FILE'), 'utf8').replace(/\[storage\][\s\S]*?(?=\n\[)/, `[storage]
+storage_provider = s3_compatible
+bucket_name = ${sandbox('SANDBOX_S3_BUCKET')}
+host = ${endpoint.hostname}
+port = ${endpoint.port}
+secure = False
+s3_addressing_style = path
+region = ${sandbox('SANDBOX_S3_REGION')}
+key_file = ${sandbox('SANDBOX_S3_KEY_FILE')}
+prefix = ${prefix}
+${extra}
+`);
+  const file = join(mkdtempSync(join(tmpdir(), 'ini-')), 'medusa.ini');
+  writeFileSync(file, base);
+  return file;
 }

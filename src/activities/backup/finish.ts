@@ -6,6 +6,7 @@
 import { buildManifest, ManifestObject, serializeManifest } from '../../plan/manifest';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
+import { backupFinished } from '../metrics';
 import { PlanFile, readPlan } from './plan';
 import { layoutFor, replaceTimestamp } from './start';
 import { FinishResult, NodeBackupRef } from './types';
@@ -49,6 +50,9 @@ export function makeFinishActivities(ctx: ActivityContext) {
         if (!tokenmap) throw new Error(`${l.meta(name, 'tokenmap.json')} has disappeared from storage`);
         await storage.putBytes(l.latest('tokenmap.json'), tokenmap);
         await storage.putBytes(l.latest('backup_name.txt'), name);
+        // meta/schema.cql dates the index "started" entry (start.ts); metrics never fail a backup.
+        const started = await storage.head(l.meta(name, 'schema.cql')).catch(() => undefined);
+        backupFinished(r, { files: plan.files, started: started?.lastModified, finishedEpoch });
         return { manifestKey: l.meta(name, 'manifest.json'), finishedEpoch, objects: objects.length, bytes: objects.reduce((a, o) => a + o.size, 0) };
       });
     },

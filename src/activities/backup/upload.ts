@@ -8,6 +8,7 @@ import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { sameStoredObject } from '../../plan/differential';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
+import { filesSkipped, fileUploaded } from '../metrics';
 import { readPlan } from './plan';
 import { NodeBackupRef, UploadProgress, UploadResult } from './types';
 
@@ -41,6 +42,7 @@ export function makeUploadActivities(ctx: ActivityContext) {
                 result.filesAlreadyPresent++;
                 result.bytesAlreadyPresent += f.size;
                 progress.bytesDone += f.size;
+                filesSkipped(r, 'already_present', 1, f.size);
               } else {
                 let sent = 0;
                 const body = await node.createReadStream(f.path);
@@ -56,6 +58,7 @@ export function makeUploadActivities(ctx: ActivityContext) {
                 hashes[f.key] = info.hash;
                 result.filesUploaded++;
                 result.bytesUploaded += f.size;
+                fileUploaded(r, f.size);
               }
               progress.filesDone++;
             }
