@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { backupCommand } from './commands/backup';
+import { fetchTokenmapCommand, getLastCompleteCommand, listBackupsCommand, reportLastBackupCommand, statusCommand, verifyCommand } from './commands/catalogue';
 import { backupClusterCommand, BackupClusterCommandOptions, expandShortFlags, shortFlagOf, STAGGER_HELP } from './commands/backup-cluster';
 import { checkWorkerCommand } from './commands/check-worker';
 import { registerScheduleCommands } from './commands/schedule';
@@ -97,6 +98,34 @@ export function buildProgram(): Command {
     .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
       await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
+
+  const catalogue = () => ({ configFile: globals().configFile, overrides: overrides() });
+  const outputOption = () => new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text');
+  program.command('list-backups')
+    .description('list the cluster backups of the catalogue, oldest first (only those that include this node unless --show-all)')
+    .option('--show-all', 'list all backups in the bucket, not only those that include this node', false)
+    .addOption(outputOption())
+    .action(async (o: { showAll: boolean; output: string }) => { await listBackupsCommand({ ...catalogue(), ...o }); });
+  program.command('status')
+    .description('show the status of a backup: nodes completed, incomplete and missing, files and size')
+    .requiredOption('--backup-name <name>', 'backup name')
+    .addOption(outputOption())
+    .action(async (o: { backupName: string; output: string }) => { await statusCommand({ ...catalogue(), ...o }); });
+  program.command('verify')
+    .description('verify the integrity of a backup: every node finished, every manifest object present with its size (and content, with md5 checks)')
+    .requiredOption('--backup-name <name>', 'backup name')
+    .option('--enable-md5-checks', 'also read every object and compare its MD5 with the manifest (in addition to size, which is used by default)', false)
+    .action(async (o: { backupName: string; enableMd5Checks: boolean }) => { await verifyCommand({ ...catalogue(), ...o }); });
+  program.command('report-last-backup')
+    .description('report the time since the last backup of this node, and the latest cluster backups')
+    .action(async () => { await reportLastBackupCommand(catalogue()); });
+  program.command('get-last-complete-cluster-backup')
+    .description('print the name of the latest complete cluster backup')
+    .action(async () => { await getLastCompleteCommand(catalogue()); });
+  program.command('fetch-tokenmap')
+    .description('print the token map of a backup: each host, then its tokens')
+    .requiredOption('--backup-name <name>', 'backup name')
+    .action(async (o: { backupName: string }) => { await fetchTokenmapCommand({ ...catalogue(), ...o }); });
 
   program.command('worker')
     .description('run a worker against the configured Temporal server (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …)')
