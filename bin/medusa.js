@@ -6,4 +6,5 @@ const { join } = require('node:path');
 const compiled = join(__dirname, '..', 'dist', 'client.js');
 if (!existsSync(compiled)) require('tsx/cjs');
 const entry = existsSync(compiled) ? compiled : join(__dirname, '..', 'src', 'client.ts');
-require(entry).main(process.argv).then((code) => process.exit(code));
+// Exit only once stdout has been written out: a pipe takes big outputs (list-backups --output json) in several writes.
+require(entry).main(process.argv).then((code) => process.stdout.write('', () => process.exit(code)));
