@@ -44,7 +44,7 @@ export class NodeBackup {
   readonly layout: Layout;
   private cache = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly storage: Storage, prefix: string, readonly name: string, readonly fqdn: string, private readonly entries: IndexEntry[]) {
+  constructor(private readonly storage: Storage, readonly prefix: string, readonly name: string, readonly fqdn: string, private readonly entries: IndexEntry[]) {
     this.layout = new Layout(prefix, fqdn);
   }
 

@@ -13,6 +13,7 @@ import { hashesMatch, isMultipartHash, multipartEtag } from '../plan/differentia
 import { ManifestObject } from '../plan/manifest';
 import { ObjectInfo, Storage } from '../storage/storage';
 import { ClusterBackup, mapLimit, NodeBackup } from './catalogue';
+import { quarantine } from './quarantine';
 
 export interface VerifyReport {
   complete: boolean;
@@ -23,6 +24,8 @@ export interface VerifyReport {
   warnings: string[];
   checkedObjects: number;
   hashedObjects: number;
+  /** Pool objects recorded for the next differential backup of their node to send again. */
+  quarantined: string[];
 }
 
 const md5hex = (b: Buffer) => createHash('md5').update(b).digest('hex');
@@ -59,13 +62,20 @@ async function contentHashes(storage: Storage, key: string, partSizeList: number
   return { md5: whole.digest('hex'), multipart: parts.map((p) => multipartEtag(p.hashes, md5hex)) };
 }
 
-async function checkObject(storage: Storage, o: ManifestObject, stored: ObjectInfo | undefined, md5: boolean, chunkSize: number): Promise<{ problem?: string; hashed: boolean }> {
+interface Checked {
+  problem?: string;
+  /** Same size, other content: a differential backup would keep it, so it is quarantined. */
+  contentDiffers?: boolean;
+  hashed: boolean;
+}
+
+async function checkObject(storage: Storage, o: ManifestObject, stored: ObjectInfo | undefined, md5: boolean, chunkSize: number): Promise<Checked> {
   if (!stored) return { problem: "Doesn't exists", hashed: false };
   if (stored.size !== o.size) return { problem: `Blob different (size ${stored.size} in storage, ${o.size} in the manifest)`, hashed: false };
   if (!md5) return { hashed: false };
   // The provider's own hash first (cheap; what Medusa compares), then the content itself.
   if (o.MD5 && stored.hash && isMultipartHash(stored.hash) === isMultipartHash(o.MD5) && !hashesMatch(o.MD5, stored.hash, stored.hash)) {
-    return { problem: `Blob different (hash ${stored.hash} in storage, ${o.MD5} in the manifest)`, hashed: false };
+    return { problem: `Blob different (hash ${stored.hash} in storage, ${o.MD5} in the manifest)`, contentDiffers: true, hashed: false };
   }
   const expected = o.MD5 ?? stored.hash;
   if (!expected) return { hashed: false };
@@ -74,7 +84,7 @@ async function checkObject(storage: Storage, o: ManifestObject, stored: ObjectIn
   if (multipart && sizes.length === 0) return { hashed: false };
   const h = await contentHashes(storage, stored.key, sizes);
   const ok = multipart ? h.multipart.some((m) => m.toLowerCase() === expected.toLowerCase()) : hashesMatch(expected, h.md5);
-  return ok ? { hashed: true } : { problem: `Blob different (content MD5 ${h.md5} does not match ${expected})`, hashed: true };
+  return ok ? { hashed: true } : { problem: `Blob different (content MD5 ${h.md5} does not match ${expected})`, contentDiffers: true, hashed: true };
 }
 
 async function verifyNode(storage: Storage, node: NodeBackup, md5: boolean, chunkSize: number, report: VerifyReport): Promise<void> {
@@ -87,14 +97,22 @@ async function verifyNode(storage: Storage, node: NodeBackup, md5: boolean, chun
   for await (const o of storage.list(node.dataRoot)) if (!o.key.includes('-Statistics.db')) inStorage.set(o.key, o);
   const objects = manifest.flatMap((s) => s.objects).filter((o) => !o.path.includes('-Statistics.db'));
   const results = await mapLimit(objects, 8, (o) => checkObject(storage, o, inStorage.get(o.path), md5, chunkSize));
-  results.forEach((r, i) => {
+  for (const [i, r] of results.entries()) {
     report.checkedObjects++;
     if (r.hashed) report.hashedObjects++;
-    if (!r.problem) return;
+    if (!r.problem) continue;
     const line = `  - [${objects[i].path}] ${r.problem}`;
-    if (objects[i].path.includes('-Summary.db')) report.warnings.push(`${line} (a Summary.db file, which Cassandra rewrites: not a failure)`);
-    else report.problems.push(line);
-  });
+    if (objects[i].path.includes('-Summary.db')) {
+      report.warnings.push(`${line} (a Summary.db file, which Cassandra rewrites: not a failure)`);
+      continue;
+    }
+    report.problems.push(line);
+    // Missing or resized pool objects are sent again by the next differential backup anyway; a same-size one only if recorded.
+    if (r.contentDiffers && node.differential) {
+      await quarantine(storage, node.prefix, node.fqdn, objects[i].path, r.problem);
+      report.quarantined.push(objects[i].path);
+    }
+  }
   // A full backup's folder holds exactly its manifest's files; a differential pool holds other backups' files too.
   if (!node.differential) {
     const listed = new Set(objects.map((o) => o.path));
@@ -103,7 +121,7 @@ async function verifyNode(storage: Storage, node: NodeBackup, md5: boolean, chun
 }
 
 export async function verifyBackup(storage: Storage, backup: ClusterBackup, o: { md5: boolean; multipartChunkSize: number }): Promise<VerifyReport> {
-  const report: VerifyReport = { complete: false, lines: [`Validating ${backup.name} ...`], problems: [], warnings: [], checkedObjects: 0, hashedObjects: 0 };
+  const report: VerifyReport = { complete: false, lines: [`Validating ${backup.name} ...`], problems: [], warnings: [], checkedObjects: 0, hashedObjects: 0, quarantined: [] };
   if (!(await backup.isComplete())) {
     report.lines.push('- Completion: Not complete!');
     for (const n of await backup.incompleteNodes()) report.lines.push(`  - [${n.fqdn}] Backup started at ${await n.started()}, but not finished yet`);

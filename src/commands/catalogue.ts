@@ -100,6 +100,9 @@ export async function verifyCommand(o: CatalogueOptions & { backupName: string; 
     const report = await verifyBackup(storage, backup, { md5: o.enableMd5Checks || config.checks.enableMd5Checks, multipartChunkSize: config.storage.multipartChunkSize });
     for (const l of report.lines) out(l);
     for (const w of report.warnings) process.stderr.write(`warning: ${w.trim()}\n`);
+    if (report.quarantined.length) {
+      out(`- ${report.quarantined.length} corrupt pool object(s) recorded: the next differential backup of their node sends them again`);
+    }
     if (!report.complete) throw new ExitError(`backup ${o.backupName} is incomplete`);
     if (report.problems.length) throw new ExitError(`backup ${o.backupName} failed verification: ${report.problems.length} of ${report.checkedObjects} objects missing or different`);
   });

@@ -150,3 +150,38 @@ test('verify names an object deleted, one truncated and (with md5 checks, which 
   ]);
   expect(lines(md5.stderr)).toEqual([expect.stringMatching(/^medusa: backup c2 failed verification: 3 of \d+ objects missing or different$/)]);
 }, 300_000);
+
+test('differential: the next backup sends again what was deleted, truncated or (recorded by verify) bit-flipped in the pool; both verify', async () => {
+  const node = NODES[1];
+  // Files of the user keyspaces: their SSTables stay on the node (system tables may compact away).
+  const data = (await manifestObjects('c1', node)).filter((o) => /\/(shop|metrics|inventory)\//.test(o.path) && o.path.endsWith('-Data.db') && o.size > 16);
+  expect(data.length).toBeGreaterThanOrEqual(3);
+  const [gone, cut, flipped] = data;
+  rmSync(join(root, gone.path));
+  truncateSync(join(root, cut.path), cut.size - 3);
+  const fd = openSync(join(root, flipped.path), 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, 7);
+    b[0] ^= 0x80;
+    writeSync(fd, b, 0, 1, 7);
+  } finally {
+    closeSync(fd);
+  }
+  const before = await cli(['verify', '--backup-name', 'c1', '--enable-md5-checks']);
+  expect(before.code).toBe(1);
+  const problems = lines(before.stdout).filter((l) => l.startsWith('  - ['));
+  expect(problems.map((l) => l.slice(5, l.indexOf(']')))).toEqual([gone.path, cut.path, flipped.path]);
+  expect(lines(before.stdout)).toContain('- 1 corrupt pool object(s) recorded: the next differential backup of their node sends them again');
+
+  const r = await h.client.workflow.execute(backupCluster, { taskQueue, workflowId: uniqueId('c4'), args: [{ backupName: 'c4', seedTarget: NODES[0], prefix }] });
+  expect(r.nodes.find((n) => n.fqdn === node)?.result?.uploadedFiles).toBeGreaterThanOrEqual(3);
+  for (const name of ['c1', 'c4']) {
+    const after = await cli(['verify', '--backup-name', name, '--enable-md5-checks'], node);
+    expect({ name, code: after.code, out: lines(after.stdout) }).toEqual({ name, code: 0, out: [`Validating ${name} ...`, '- Completion: OK!', '- Manifest validated: OK!!'] });
+  }
+  // The quarantine record is gone with the repair.
+  const left: string[] = [];
+  for await (const o of storage.list(`${prefix}/index/quarantine/`)) left.push(o.key);
+  expect(left).toEqual([]);
+}, 400_000);

@@ -8,6 +8,7 @@ import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { backupFinished } from '../metrics';
 import { PlanFile, readPlan } from './plan';
+import { readQuarantine } from '../../catalogue/quarantine';
 import { layoutFor, replaceTimestamp } from './start';
 import { FinishResult, NodeBackupRef } from './types';
 import { uploadedPath } from './upload';
@@ -50,6 +51,11 @@ export function makeFinishActivities(ctx: ActivityContext) {
         if (!tokenmap) throw new Error(`${l.meta(name, 'tokenmap.json')} has disappeared from storage`);
         await storage.putBytes(l.latest('tokenmap.json'), tokenmap);
         await storage.putBytes(l.latest('backup_name.txt'), name);
+        // Corrupt objects this backup sent again are whole now: their quarantine records go.
+        if (plan.mode === 'differential') {
+          const quarantined = await readQuarantine(storage, r.prefix ?? ctx.config.storage.prefix, r.fqdn);
+          for (const f of plan.files) if (f.action === 'upload' && quarantined.has(f.key)) await storage.delete(quarantined.get(f.key)!);
+        }
         // meta/schema.cql dates the index "started" entry (start.ts); metrics never fail a backup.
         const started = await storage.head(l.meta(name, 'schema.cql')).catch(() => undefined);
         backupFinished(r, { files: plan.files, started: started?.lastModified, finishedEpoch });

@@ -5,6 +5,7 @@
  */
 import { hashesMatch, isMultipartHash, multipartEtag, PlannedFile, planFiles, StoredObject } from '../../plan/differential';
 import { SnapshotTable } from '../../plan/snapshot-files';
+import { readQuarantine } from '../../catalogue/quarantine';
 import { createHash } from 'node:crypto';
 import { NodeAccess } from '../../nodes/node-access';
 import { ActivityContext } from '../context';
@@ -64,6 +65,11 @@ export function makePlanActivities(ctx: ActivityContext) {
           }
           const md5Checks = r.enableMd5Checks ?? ctx.config.checks.enableMd5Checks;
           const files = planFiles(listing.files, layout, r.mode, r.backupName, pool, md5Checks);
+          if (r.mode === 'differential') {
+            // Objects verify found corrupt are sent again (their stale state stays in `existing`, so the upload replaces them).
+            const quarantined = await readQuarantine(ctx.storage(r.bucketName), r.prefix ?? ctx.config.storage.prefix, r.fqdn);
+            for (const f of files) if (quarantined.has(f.key)) f.action = 'upload';
+          }
           const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
           const toCheck = files.filter((f) => f.action === 'check');
           // Plain MD5s in batches (one command per 200 files); multipart ETags need per-part digests.
