@@ -4,14 +4,15 @@
  * (text and json), status, get-last-complete-cluster-backup, fetch-tokenmap, report-last-backup,
  * and verify — including an object deleted, truncated and bit-flipped in storage, each named.
  */
-import { closeSync, openSync, readSync, rmSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseManifest } from '../../src/plan/manifest';
 import { Layout } from '../../src/plan/layout';
 import { parseTokenMap } from '../../src/plan/tokenmap';
 import { Storage } from '../../src/storage/storage';
 import { backupCluster, backupNode } from '../../src/workflows';
-import { Harness, sandboxConfig, startHarness } from '../support/backup-harness';
+import { Harness, s3Ini, sandboxConfig, startHarness } from '../support/backup-harness';
 import { lines, medusa } from '../support/cli';
 import { uniqueId } from '../support/env';
 import { NODES } from '../support/nodes';
@@ -185,3 +186,44 @@ test('differential: the next backup sends again what was deleted, truncated or (
   for await (const o of storage.list(`${prefix}/index/quarantine/`)) left.push(o.key);
   expect(left).toEqual([]);
 }, 400_000);
+
+describe('bad catalogues and storage: one line, exit 1', () => {
+  const p2 = uniqueId('catbad').replace(/-/g, '');
+  const cli2 = (args: string[]) => medusa(['--prefix', p2, '--fqdn', NODES[0], ...args]);
+
+  beforeAll(async () => {
+    // "broken": a finished node backup whose manifest is not JSON.
+    const l = new Layout(p2, NODES[0]);
+    const tokenmap = `{"${NODES[0]}": {"tokens": [1], "is_up": true, "rack": "rack1", "dc": "datacenter1"}}`;
+    for (const [key, body] of [
+      [l.meta('broken', 'schema.cql'), 'CREATE KEYSPACE x;'], [l.meta('broken', 'tokenmap.json'), tokenmap], [l.index('broken', 'tokenmap'), tokenmap],
+      [l.indexTimestamp('broken', 'started', 1700000000), '1700000000'], [l.meta('broken', 'manifest.json'), '[{"keyspace": "ks", "colu'],
+      [l.index('broken', 'manifest'), '[{"keyspace": "ks", "colu'], [l.indexTimestamp('broken', 'finished', 1700000100), '1700000100'],
+    ] as const) await storage.putBytes(key, body);
+  });
+
+  test('a corrupt manifest is named', async () => {
+    for (const args of [['status', '--backup-name', 'broken'], ['verify', '--backup-name', 'broken']]) {
+      const r = await cli2(args);
+      expect({ args, code: r.code, err: lines(r.stderr) }).toEqual({
+        args, code: 1, err: [expect.stringMatching(new RegExp(`^medusa: manifest ${p2}/${NODES[0].replace(/\./g, '\\.')}/broken/meta/manifest\\.json is corrupt: `))],
+      });
+    }
+  }, 60_000);
+
+  test('an index entry without its data is named', async () => {
+    const l = new Layout(p2, NODES[1]);
+    await storage.putBytes(l.index('orphan', 'tokenmap'), '{}');
+    const r = await cli2(['list-backups', '--show-all']);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([`medusa: backup orphan of ${NODES[1]}: neither a started_ index entry nor ${l.meta('orphan', 'schema.cql')}`]);
+  }, 60_000);
+
+  test('storage that does not answer is named', async () => {
+    const ini = join(mkdtempSync(join(tmpdir(), 'catini-')), 'medusa.ini');
+    writeFileSync(ini, readFileSync(s3Ini(p2, ''), 'utf8').replace(/^port = .*$/m, 'port = 1'));
+    const r = await medusa(['--config-file', ini, 'list-backups']);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^medusa: .*127\.0\.0\.1:1/)]);
+  }, 60_000);
+});
