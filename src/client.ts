@@ -8,6 +8,7 @@ import { backupCommand } from './commands/backup';
 import { fetchTokenmapCommand, getLastCompleteCommand, listBackupsCommand, reportLastBackupCommand, statusCommand, verifyCommand } from './commands/catalogue';
 import { backupClusterCommand, BackupClusterCommandOptions, expandShortFlags, shortFlagOf, STAGGER_HELP } from './commands/backup-cluster';
 import { checkWorkerCommand } from './commands/check-worker';
+import { deleteBackupCommand, purgeCommand } from './commands/purge';
 import { registerScheduleCommands } from './commands/schedule';
 import { loadMedusaConfig } from './config/medusa-config';
 import { ExitError } from './errors';
@@ -97,6 +98,22 @@ export function buildProgram(): Command {
     .configureHelp({ optionTerm: (opt) => (shortFlagOf(opt.long) ? `${shortFlagOf(opt.long)}, ${opt.flags}` : opt.flags) })
     .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
       await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+    });
+
+  program.command('purge')
+    .description('delete the backups beyond [storage] max_backup_age / max_backup_count on every node, then unreferenced pool files older than backup_grace_period_in_days')
+    .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
+    .action(async (o: { taskQueue: string }) => {
+      await purgeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+    });
+
+  program.command('delete-backup')
+    .description('delete a backup of this node (--fqdn / [storage] fqdn), or of every node with --all-nodes')
+    .requiredOption('--backup-name <name>', 'name of the backup to delete')
+    .option('-a, --all-nodes', 'delete it on every node, not only this one', false)
+    .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
+    .action(async (o: { backupName: string; allNodes: boolean; taskQueue: string }) => {
+      await deleteBackupCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   const catalogue = () => ({ configFile: globals().configFile, overrides: overrides() });

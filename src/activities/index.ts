@@ -11,6 +11,7 @@ import { makeStartActivities } from './backup/start';
 import { makeUploadActivities } from './backup/upload';
 import { makeDiscoverActivities } from './cluster/discover';
 import { makeLockActivities } from './cluster/lock';
+import { makeCatalogueActivities } from './catalogue';
 import { ConfigError } from '../config/medusa-config';
 import { ActivityContext } from './context';
 import { makeDescribeWorker } from './describe-worker';
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...makeFinishActivities(ctx),
     ...makeDiscoverActivities(ctx),
     ...makeLockActivities(),
+    ...makeCatalogueActivities(ctx),
   };
 }
 

@@ -7,3 +7,5 @@ export { backupCluster, clusterProgress, setParallelUploads } from './backup-clu
 export type { BackupClusterInput, BackupClusterResult, ClusterProgress, NodePhase, NodeStatus } from './backup-cluster';
 export { clusterLock, releaseClusterLock } from './cluster-lock';
 export type { ClusterLockInput } from './cluster-lock';
+export { deleteBackup, purgeBackups } from './purge';
+export type { DeleteBackupInput, DeletionResult, PurgeBackupsInput } from './purge';
