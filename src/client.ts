@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { backupCommand } from './commands/backup';
-import { fetchTokenmapCommand, getLastCompleteCommand, listBackupsCommand, reportLastBackupCommand, statusCommand, verifyCommand } from './commands/catalogue';
+import { buildIndexCommand, fetchTokenmapCommand, getLastCompleteCommand, listBackupsCommand, reportLastBackupCommand, statusCommand, verifyCommand } from './commands/catalogue';
 import { backupClusterCommand, BackupClusterCommandOptions, expandShortFlags, shortFlagOf, STAGGER_HELP } from './commands/backup-cluster';
 import { checkWorkerCommand } from './commands/check-worker';
 import { deleteBackupCommand, purgeCommand } from './commands/purge';
@@ -139,6 +139,10 @@ export function buildProgram(): Command {
   program.command('get-last-complete-cluster-backup')
     .description('print the name of the latest complete cluster backup')
     .action(async () => { await getLastCompleteCommand(catalogue()); });
+  program.command('build-index')
+    .description('rebuild the index of the catalogue from the node backups in the bucket (after a lost index, or for backups made without one)')
+    .option('--noop', 'print what would be indexed; write nothing', false)
+    .action(async (o: { noop: boolean }) => { await buildIndexCommand({ ...catalogue(), ...o }); });
   program.command('fetch-tokenmap')
     .description('print the token map of a backup: each host, then its tokens')
     .requiredOption('--backup-name <name>', 'backup name')

@@ -8,6 +8,7 @@ import { createActivityContext } from '../activities/context';
 import { CatalogueError, ClusterBackup, getClusterBackup, mapLimit, readCatalogue } from '../catalogue/catalogue';
 import { formatBytes, formatTimestamp } from '../catalogue/index-names';
 import { verifyBackup } from '../catalogue/verify';
+import { findNodeBackups, writeIndex } from '../catalogue/build-index';
 import { ConfigOverrides, loadMedusaConfig, MedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { Storage } from '../storage/storage';
@@ -44,7 +45,9 @@ async function sortedByStart(backups: ClusterBackup[]): Promise<{ backup: Cluste
 
 export async function listBackupsCommand(o: CatalogueOptions & { showAll: boolean; output: string }): Promise<void> {
   await withStorage(o, async (storage, config) => {
-    let rows = await sortedByStart(await readCatalogue(storage, config.storage.prefix));
+    const all = await readCatalogue(storage, config.storage.prefix);
+    if (all.length === 0) process.stderr.write('No backups found in index. Consider running "medusa build-index"\n');
+    let rows = await sortedByStart(all);
     if (!o.showAll) rows = rows.filter((r) => r.backup.node(config.storage.fqdn));
     if (o.output === 'json') {
       out(JSON.stringify(await mapLimit(rows, READ_CONCURRENCY, (r) => r.backup.toJson())));
@@ -157,5 +160,13 @@ export async function reportLastBackupCommand(o: CatalogueOptions & { now?: () =
         + `${j.incomplete_nodes} nodes incomplete, ${j.missing_nodes} nodes missing, ${j.num_objects} files, ${formatBytes(j.size)}`);
     }
     if (!mine) throw new ExitError(`no finished backup of ${fqdn} in ${storage.description}`);
+  });
+}
+
+export async function buildIndexCommand(o: CatalogueOptions & { noop: boolean }): Promise<void> {
+  await withStorage(o, async (storage, config) => {
+    const found = await findNodeBackups(storage, config.storage.prefix);
+    for (const line of await writeIndex(storage, config.storage.prefix, found, o.noop)) out(line);
+    if (found.length === 0) out(`no node backup found in ${storage.description}${config.storage.prefix ? ` (prefix ${config.storage.prefix})` : ''}`);
   });
 }

@@ -227,3 +227,31 @@ describe('bad catalogues and storage: one line, exit 1', () => {
     expect(lines(r.stderr)).toEqual([expect.stringMatching(/^medusa: .*127\.0\.0\.1:1/)]);
   }, 60_000);
 });
+
+test('build-index rebuilds a lost index: the same catalogue, differential backups still differential, latest backups set', async () => {
+  const before = JSON.parse((await cli(['list-backups', '--show-all', '-o', 'json'])).stdout) as unknown[];
+  expect(before).toHaveLength(4);
+  const index: string[] = [];
+  for await (const o of storage.list(`${prefix}/index/`)) index.push(o.key);
+  for (const k of index) await storage.delete(k);
+  const empty = await cli(['list-backups', '--show-all']);
+  expect(empty).toMatchObject({ code: 0, stdout: '', stderr: 'No backups found in index. Consider running "medusa build-index"\n' });
+
+  const noop = await cli(['build-index', '--noop']);
+  expect(noop.code).toBe(0);
+  expect(lines(noop.stdout)).toContain(`would index c1 of ${NODES[0]}: differential, finished`);
+  expect(lines(noop.stdout)).toContain(`would index c2 of ${NODES[0]}: full, finished`);
+  const stillEmpty: string[] = [];
+  for await (const o of storage.list(`${prefix}/index/`)) stillEmpty.push(o.key);
+  expect(stillEmpty).toEqual([]);
+
+  const r = await cli(['build-index']);
+  expect(r.code).toBe(0);
+  expect(JSON.parse((await cli(['list-backups', '--show-all', '-o', 'json'])).stdout)).toEqual(before);
+  for (const n of NODES) expect((await storage.getBytes(new Layout(prefix, n).latest('backup_name.txt')))?.toString()).toBe('c4');
+  // Run again: nothing changes.
+  const keys = async () => { const k: string[] = []; for await (const o of storage.list(`${prefix}/index/`)) k.push(`${o.key} ${o.size}`); return k.sort(); };
+  const once = await keys();
+  expect((await cli(['build-index'])).code).toBe(0);
+  expect(await keys()).toEqual(once);
+}, 300_000);
