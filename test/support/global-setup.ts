@@ -1,13 +1,15 @@
 /**
  * Starts the sandbox once for the whole integration run (or reuses one already started with
  * `npm run sandbox -- up`, which it then leaves running) and exports its endpoints to the tests.
+ * Python Medusa, which the interoperability tests run, is installed (cached) first, sandbox up or not.
  */
 import { sandboxEnv } from '../../sandbox/env';
-import { down, isUp, loadSampleData, up } from '../../sandbox/index';
+import { down, installPythonMedusa, isUp, loadSampleData, up } from '../../sandbox/index';
 import { loadSettings } from '../../sandbox/settings';
 
 export default async function globalSetup(): Promise<void> {
   const s = loadSettings();
+  await installPythonMedusa(s, (line) => process.stderr.write(`\nsandbox: ${line}`));
   const alreadyUp = isUp(s);
   if (!alreadyUp) {
     await up(s, (line) => process.stderr.write(`\nsandbox: ${line}`));

@@ -11,6 +11,7 @@ import { createLocalStorage } from '../../src/storage/local-storage';
 import { createS3Storage, MEDUSA_S3_DEFAULTS, S3StorageOptions } from '../../src/storage/s3-storage';
 import { Storage } from '../../src/storage/storage';
 import { sandbox, uniqueId } from './env';
+import { mapLimit } from '../../src/shared/map-limit';
 
 export interface StorageSubject {
   storage: Storage;
@@ -73,19 +74,7 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+export { mapLimit };
 
 /** A stream the test feeds by hand, to hold an upload half-way. */
 export function pushable(): { body: Readable; push(b: Buffer): void; end(): void; fail(err: Error): void } {

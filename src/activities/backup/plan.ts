@@ -6,6 +6,7 @@
 import { hashesMatch, isMultipartHash, multipartEtag, PlannedFile, planFiles, StoredObject } from '../../plan/differential';
 import { SnapshotTable } from '../../plan/snapshot-files';
 import { readQuarantine } from '../../catalogue/quarantine';
+import { mapLimit } from '../../shared/map-limit';
 import { createHash } from 'node:crypto';
 import { NodeAccess } from '../../nodes/node-access';
 import { ActivityContext } from '../context';
@@ -29,13 +30,6 @@ export interface PlanRequest extends NodeBackupRef {
   workDir: string;
   /** undefined: the worker's [checks] enable_md5_checks. */
   enableMd5Checks?: boolean;
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
 }
 
 /** Reads the plan written by planBackup; a missing plan is a PlanMissing error (the workflow plans again). */
