@@ -11,6 +11,7 @@ import { verifyBackup } from '../catalogue/verify';
 import { findNodeBackups, writeIndex } from '../catalogue/build-index';
 import { ConfigOverrides, loadMedusaConfig, MedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
+import { PyJson, pyJsonDumps } from '../plan/python-json';
 import { Storage } from '../storage/storage';
 
 export interface CatalogueOptions {
@@ -37,6 +38,12 @@ async function withStorage<T>(o: CatalogueOptions, fn: (storage: Storage, config
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
+function sortKeys(v: PyJson): PyJson {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+  return v;
+}
+
 /** Cluster backups sorted by start, with what the listing needs already read (in parallel, bounded). */
 async function sortedByStart(backups: ClusterBackup[]): Promise<{ backup: ClusterBackup; started: number; finished: number | null }[]> {
   const rows = await mapLimit(backups, READ_CONCURRENCY, async (backup) => ({ backup, started: await backup.started(), finished: await backup.finished() }));
@@ -50,7 +57,7 @@ export async function listBackupsCommand(o: CatalogueOptions & { showAll: boolea
     let rows = await sortedByStart(all);
     if (!o.showAll) rows = rows.filter((r) => r.backup.node(config.storage.fqdn));
     if (o.output === 'json') {
-      out(JSON.stringify(await mapLimit(rows, READ_CONCURRENCY, (r) => r.backup.toJson())));
+      out(pyJsonDumps(await mapLimit(rows, READ_CONCURRENCY, (r) => r.backup.toJson()) as unknown as PyJson));
       return;
     }
     let incomplete = false;
@@ -79,7 +86,8 @@ export async function statusCommand(o: CatalogueOptions & { backupName: string; 
     }
     const json = await found.toJson();
     if (o.output === 'json') {
-      out(JSON.stringify(json, Object.keys(json).sort()));
+      // Medusa: json.dumps(…, sort_keys=True), Python's separators.
+      out(pyJsonDumps(sortKeys(json as unknown as PyJson)));
       return;
     }
     out(json.finished !== null ? found.name : `${found.name} [Incomplete!]`);

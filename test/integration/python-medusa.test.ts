@@ -21,7 +21,7 @@ import { parseManifest } from '../../src/plan/manifest';
 import { Storage } from '../../src/storage/storage';
 import { backupCluster } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness, StorageKind } from '../support/backup-harness';
-import { lines } from '../support/cli';
+import { lines, medusa } from '../support/cli';
 import { uniqueId } from '../support/env';
 import { NODES, snapshotsLeft } from '../support/nodes';
 import {
@@ -256,7 +256,16 @@ describe(`Python Medusa ${CASSANDRA_MEDUSA_VERSION}'s own backups of the sandbox
       '    127.0.0.4',
       expect.stringMatching(/^- \d+ files, \d+\.\d\d (KB|MB)$/),
     ]);
-  });
+    // Ours, with the very ini Medusa used, prints what Medusa prints (missing nodes sorted).
+    const ourLs = await medusa(['--config-file', first.ini, 'list-backups', '--show-all']);
+    expect({ code: ourLs.code, stdout: ourLs.stdout }).toEqual({ code: 0, stdout: ls.stdout });
+    const ourSt = await medusa(['--config-file', first.ini, 'status', '--backup-name', name]);
+    expect({ code: ourSt.code, stdout: ourSt.stdout.split('\n') }).toEqual({ code: 0, stdout: [...out.slice(0, 4), ...out.slice(4, 6).sort(), ...out.slice(6), ''] });
+    const ourV = await medusa(['--config-file', first.ini, 'verify', '--backup-name', name]);
+    expect({ code: ourV.code, stdout: lines(ourV.stdout) }).toEqual({
+      code: 1, stdout: [`Validating ${name} ...`, '- Completion: Not complete!', '  - [127.0.0.3] Backup missing', '  - [127.0.0.4] Backup missing'],
+    });
+  }, 120_000);
 
   test('with the other two nodes backed up too, Medusa sees a complete cluster backup and verifies it', async () => {
     await clusterBackupWithPythonMedusa({ prefix, backupName: name, hosts: NODES.slice(1), mode: 'differential' });
@@ -273,5 +282,21 @@ describe(`Python Medusa ${CASSANDRA_MEDUSA_VERSION}'s own backups of the sandbox
     ]);
     const v = await pythonMedusa(first.ini, ['verify', '--backup-name', name]);
     expect({ code: v.code, stdout: lines(v.stdout) }).toEqual({ code: 0, stdout: [`Validating ${name} ...`, '- Completion: OK!', '- Manifest validated: OK!!'] });
+
+    // Our commands on the catalogue Medusa wrote: the same listing and status, and verify (content read and hashed) passes.
+    for (const args of [['list-backups', '--show-all'], ['status', '--backup-name', name], ['get-last-complete-cluster-backup']]) {
+      const theirs = await pythonMedusa(first.ini, args);
+      const ours = await medusa(['--config-file', first.ini, ...args]);
+      expect({ args, code: ours.code, stdout: ours.stdout }).toEqual({ args, code: 0, stdout: theirs.stdout });
+    }
+    const theirsJson = JSON.parse((await pythonMedusa(first.ini, ['status', '--backup-name', name, '-o', 'json'])).stdout) as { nodes: { fqdn: string }[] };
+    const oursJson = JSON.parse((await medusa(['--config-file', first.ini, 'status', '--backup-name', name, '-o', 'json'])).stdout) as { nodes: { fqdn: string }[] };
+    const byFqdn = (j: { nodes: { fqdn: string }[] }) => ({ ...j, nodes: [...j.nodes].sort((a, b) => (a.fqdn < b.fqdn ? -1 : 1)) });
+    expect(byFqdn(oursJson)).toEqual(byFqdn(theirsJson));
+    expect(Object.keys(oursJson)).toEqual(Object.keys(theirsJson));
+    const ourV = await medusa(['--config-file', first.ini, 'verify', '--backup-name', name, '--enable-md5-checks']);
+    expect({ code: ourV.code, stdout: lines(ourV.stdout), stderr: ourV.stderr }).toEqual({
+      code: 0, stdout: [`Validating ${name} ...`, '- Completion: OK!', '- Manifest validated: OK!!'], stderr: '',
+    });
   }, 300_000);
 });
