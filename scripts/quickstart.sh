@@ -40,6 +40,7 @@ The sandbox is running:
 Use it from a shell:   eval "\$(npm run -s sandbox -- env)"
 Run a worker:          npm run -s medusa -- worker
 Back up a node:        npm run -s medusa -- --fqdn 127.0.0.3 backup --backup-name mine
+List the backups:      npm run -s medusa -- list-backups --show-all     (verify, status, purge: see the README)
 Log into a host:       ssh -i \$SANDBOX_SSH_KEY -o UserKnownHostsFile=\$SANDBOX_SSH_KNOWN_HOSTS -p \$SANDBOX_SSH_PORT root@127.0.0.2 nodetool status
 Stop it:               npm run sandbox -- down
 MSG
