@@ -169,27 +169,31 @@ test('a purge whose worker is killed mid-deletion leaves no trusted half-deleted
   const { taskQueue: fast, storage } = await h.worker(config);
   await backup(fast, { backupName: 'i1', prefix, mode: 'full' });
   await backup(fast, { backupName: 'i2', prefix });
-  // A worker whose deletes are slow (20 ms each, on the real S3 server), so that it can be killed mid-way.
+  // A worker whose deletes are slow (50 ms each, one at a time, on the real S3 server), so that it can be killed mid-way
+  // even on a loaded machine: about 15 s per node for i1.
   const base = createActivityContext(config, 'ssh');
-  const slow = (s: Storage): Storage => ({ ...s, description: s.description, delete: async (k) => { await new Promise((r) => setTimeout(r, 20)); await s.delete(k); } });
+  const slow = (s: Storage): Storage => ({ ...s, description: s.description, delete: async (k) => { await new Promise((r) => setTimeout(r, 50)); await s.delete(k); } });
   const context = { ...base, storage: (b?: string) => slow(base.storage(b)) };
   const taskQueue = uniqueId('slow');
+  const i1Keys = async () => (await listKeys(storage, `${prefix}/`)).filter((k) => k.includes('/i1/'));
+  const before = (await i1Keys()).length;
   const worker = await createWorker({ connection: h.nativeConnection, taskQueue, workflowBundle: h.bundle, context, shutdownGraceTime: '1 second' });
   const running = worker.run();
-  const handle = await h.client.workflow.start(purgeBackups, { taskQueue, workflowId: uniqueId('purge'), args: [{ prefix, maxBackupCount: 1, batchSize: 5 }] });
   let progressed = false;
-  for (let i = 0; i < 600 && !progressed; i++) {
-    const d = await handle.describe();
-    // Past the first batch of deletes on some node (a heartbeat counting objects).
-    progressed = (d.raw.pendingActivities ?? []).some((a) => {
-      const p = a.activityType?.name === 'deleteNodeBackups' ? a.heartbeatDetails?.payloads?.[0]?.data : undefined;
-      return p ? (JSON.parse(Buffer.from(p).toString('utf8')) as { objects: number }).objects > 0 : false;
-    });
-    if (!progressed) await new Promise((r) => setTimeout(r, 100));
+  let handle;
+  try {
+    handle = await h.client.workflow.start(purgeBackups, { taskQueue, workflowId: uniqueId('purge'), args: [{ prefix, maxBackupCount: 1, batchSize: 1 }] });
+    // Deletion under way: i1's marker is written and some of its objects are gone, not all.
+    for (let i = 0; i < 1200 && !progressed; i++) {
+      const now = await i1Keys();
+      progressed = now.length < before && now.some((k) => k.endsWith('/i1/meta/deleting'));
+      if (!progressed) await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    worker.shutdown();
+    await running;
   }
   expect(progressed).toBe(true);
-  worker.shutdown();
-  await running;
   await handle.terminate('test: the purge is interrupted');
 
   // Half-way: i1 is partly deleted on some node, yet nothing the catalogue calls finished misses an object.
