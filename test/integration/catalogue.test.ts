@@ -39,6 +39,19 @@ beforeAll(async () => {
 
 afterAll(async () => h?.close());
 
+/** Flips bits of one byte of a file in place: same size, other content. */
+function flipBits(path: string, offset: number, mask: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, offset);
+    b[0] ^= mask;
+    writeSync(fd, b, 0, 1, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function manifestObjects(name: string, fqdn: string) {
   return parseManifest((await storage.getBytes(new Layout(prefix, fqdn).meta(name, 'manifest.json')))!.toString()).flatMap((s) => s.objects);
 }
@@ -126,15 +139,7 @@ test('verify names an object deleted, one truncated and (with md5 checks, which 
   const [gone, cut, flipped] = data;
   rmSync(join(root, gone.path));
   truncateSync(join(root, cut.path), cut.size - 5);
-  const fd = openSync(join(root, flipped.path), 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, 10);
-    b[0] ^= 0x01;
-    writeSync(fd, b, 0, 1, 10);
-  } finally {
-    closeSync(fd);
-  }
+  flipBits(join(root, flipped.path), 10, 0x01);
   const sizeOnly = await cli(['verify', '--backup-name', 'c2']);
   expect(sizeOnly.code).toBe(1);
   expect(lines(sizeOnly.stdout)).toEqual([
@@ -160,15 +165,7 @@ test('differential: the next backup sends again what was deleted, truncated or (
   const [gone, cut, flipped] = data;
   rmSync(join(root, gone.path));
   truncateSync(join(root, cut.path), cut.size - 3);
-  const fd = openSync(join(root, flipped.path), 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, 7);
-    b[0] ^= 0x80;
-    writeSync(fd, b, 0, 1, 7);
-  } finally {
-    closeSync(fd);
-  }
+  flipBits(join(root, flipped.path), 7, 0x80);
   const before = await cli(['verify', '--backup-name', 'c1', '--enable-md5-checks']);
   expect(before.code).toBe(1);
   const problems = lines(before.stdout).filter((l) => l.startsWith('  - ['));

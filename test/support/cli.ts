@@ -10,10 +10,10 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `node bin/medusa.js …args` with process.env plus `env`; stdin closed, stdout and stderr pipes (not TTYs). */
-export function medusa(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+/** Runs a program with process.env plus `env`; stdin closed, stdout and stderr pipes (not TTYs). */
+export function runProgram(command: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MEDUSA_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -21,6 +21,11 @@ export function medusa(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs `node bin/medusa.js …args` with process.env plus `env`. */
+export function medusa(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runProgram(process.execPath, [MEDUSA_BIN, ...args], env);
 }
 
 /** The lines of an output, without the final newline. */

@@ -5,13 +5,12 @@
  * node's mount and UTS namespaces — where that node's /etc/cassandra, data directory and nodetool are, exactly as
  * on a Cassandra machine — to back the node up itself. The medusa.ini files here use Medusa's own keys only.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '../../sandbox/index';
 import { CASSANDRA_MEDUSA_VERSION, loadSettings, pythonMedusaBin } from '../../sandbox/settings';
-import type { CliRun } from './cli';
+import { CliRun, runProgram } from './cli';
 import { sandbox } from './env';
 import { NODES, onNode, snapshotsLeft } from './nodes';
 
@@ -89,17 +88,7 @@ enable_md5_checks = False
   return file;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runProgram;
 
 /** `medusa --config-file <ini> …args` on this machine (catalogue commands: list-backups, status, verify, …). */
 export function pythonMedusa(ini: string, args: string[]): Promise<CliRun> {
