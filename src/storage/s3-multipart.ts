@@ -32,12 +32,18 @@ export async function uploadMultipart(
 ): Promise<void> {
   const { client, options: o } = ctx;
   const Bucket = o.bucketName;
+  // The source may fail before the first part is read (while the upload is being created): its error
+  // must reach the caller through the read loop below, not crash the process as an unheard 'error'.
+  body.on('error', () => undefined);
   // Checksums as lib-storage does them: the SDK's default (CRC32 per part) is only accepted by AWS
   // when the upload was created with the same algorithm and the parts' checksums are completed too.
   const withChecksums = (await client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED';
   const created = await client.send(new CreateMultipartUploadCommand({
     Bucket, Key: key, ...createParams(o), ...(withChecksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
-  }), { abortSignal: options.signal });
+  }), { abortSignal: options.signal }).catch((err: unknown) => {
+    body.destroy(); // nobody will read it: release the file behind it
+    throw err;
+  });
   const UploadId = created.UploadId;
   if (!UploadId) throw new Error(`S3 returned no UploadId for ${key} in bucket ${Bucket}`);
 

@@ -182,14 +182,19 @@ describe('s3 storage: Medusa-compatible multipart, errors, throttling', () => {
     expect(await inProgressUploads(`${root}mp-abort/`)).toBe(0);
   });
 
-  test('a source stream that fails mid-multipart fails the upload and leaves nothing behind', async () => {
+  test.each([
+    ['mid-multipart', 'mp-fail', 50],
+    // Before CreateMultipartUpload has answered: the error must reach the caller, not crash the process.
+    ['before the upload is created', 'mp-fail-early', 0],
+  ])('a source stream that fails %s fails the upload and leaves nothing behind', async (_when, dir, delayMs) => {
     const src = pushable();
-    const done = storage.upload(`${root}mp-fail/obj`, src.body, 12 * MiB);
+    const done = storage.upload(`${root}${dir}/obj`, src.body, 12 * MiB);
     src.push(randomBytes(6 * MiB));
-    setTimeout(() => src.fail(new Error('disk read failed')), 50);
+    if (delayMs === 0) src.fail(new Error('disk read failed'));
+    else setTimeout(() => src.fail(new Error('disk read failed')), delayMs);
     await expect(done).rejects.toThrow('disk read failed');
-    expect(await storage.head(`${root}mp-fail/obj`)).toBeUndefined();
-    expect(await inProgressUploads(`${root}mp-fail/`)).toBe(0);
+    expect(await storage.head(`${root}${dir}/obj`)).toBeUndefined();
+    expect(await inProgressUploads(`${root}${dir}/`)).toBe(0);
   });
 
   test('check() names a bucket that does not exist, in one line', async () => {
