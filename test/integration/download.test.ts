@@ -63,12 +63,12 @@ function snapshotFile(rel: string): string {
   return here(`/var/lib/cassandra/data/${ks}/${table}/snapshots/${TAG}/${rest.join('/')}`);
 }
 
-/** Asserts that `dest` holds exactly `rels` (plus Medusa's meta files), each byte for byte its snapshot file. */
-function expectExactly(dest: string, rels: string[]): void {
+/** Asserts that `dest` holds exactly `rels` (plus Medusa's meta files), each byte for byte the snapshot file it was backed up from. */
+function expectExactly(dest: string, rels: string[], b: Backed): void {
   const tree = treeOf(here(dest));
   expect([...tree.keys()].sort()).toEqual([...rels, ...META].sort());
   for (const rel of rels) {
-    if (!tree.get(rel)!.equals(readFileSync(snapshotFile(rel)))) throw new Error(`${rel} differs from the snapshot's file`);
+    if (!tree.get(rel)!.equals(b.content.get(rel)!)) throw new Error(`${rel} differs from the snapshot's file`);
   }
 }
 
@@ -78,6 +78,11 @@ interface Backed {
   storage: Storage;
   /** The snapshot's files, `<ks>/<table_dir>[/.<idx>]/<file>` → size (system_traces left out, as backups do). */
   files: Map<string, number>;
+  /**
+   * Each snapshot file's bytes, read right after the backup: the snapshot directory is not stable
+   * for the whole run (in one run a Summary.db of it was gone minutes later), what was backed up is.
+   */
+  content: Map<string, Buffer>;
 }
 
 const backups = new Map<StorageKind, Promise<Backed>>();
@@ -90,7 +95,8 @@ function backedUp(kind: StorageKind): Promise<Backed> {
       await h.client.workflow.execute(backupNode, {
         taskQueue, workflowId: `${prefix}/backup`, args: [{ backupName: 'b1', fqdn: NODE, prefix, keepSnapshot: true }], workflowExecutionTimeout: '5 minutes',
       });
-      return { prefix, taskQueue, storage, files: await snapshotFiles(NODE, TAG) };
+      const files = await snapshotFiles(NODE, TAG);
+      return { prefix, taskQueue, storage, files, content: new Map([...files.keys()].map((rel) => [rel, readFileSync(snapshotFile(rel))])) };
     })());
   }
   return backups.get(kind)!;
@@ -125,8 +131,9 @@ describe.each<StorageKind>(['local', 's3'])('from %s storage', (kind) => {
     const b = await backedUp(kind);
     expect(b.files.size).toBeGreaterThan(100);
     const dest = await freshDestination();
-    const r: DownloadNodeResult = await (await download(b, { destination: dest })).result();
-    expectExactly(dest, [...b.files.keys()]);
+    const handle = await download(b, { destination: dest });
+    const r: DownloadNodeResult = await handle.result();
+    expectExactly(dest, [...b.files.keys()], b);
     expect([...b.files.keys()].some((rel) => rel.includes('/.customers_by_country/'))).toBe(true);
     const layout = new Layout(b.prefix, NODE);
     for (const m of ['manifest.json', 'schema.cql', 'tokenmap.json'] as const) {
@@ -137,7 +144,8 @@ describe.each<StorageKind>(['local', 's3'])('from %s storage', (kind) => {
     // Both storages put whole-content MD5s in this manifest (local: computed on write; S3: single-part ETags): every file was checked.
     expect(r.md5CheckedFiles).toBe(b.files.size);
     // The work directory with the plan is gone from the node.
-    expect((await onNode(NODE, 'ls /tmp/medusa-temporal 2>/dev/null || true')).includes(b.prefix)).toBe(false);
+    const runKey = handle.workflowId.replace(/[^A-Za-z0-9._-]/g, '_');
+    expect((await onNode(NODE, 'ls /tmp/medusa-temporal 2>/dev/null || true')).includes(runKey)).toBe(false);
   }, 300_000);
 });
 
@@ -154,13 +162,13 @@ describe('filters and reruns (local storage)', () => {
     await (await download(b, { destination: withSystem, tables: ['shop.orders'] })).result();
     const expected = [...b.files.keys()].filter(systemOr(orders));
     expect(expected.some((rel) => rel.startsWith('system_schema/'))).toBe(true);
-    expectExactly(withSystem, expected);
+    expectExactly(withSystem, expected, b);
 
     const without = await freshDestination();
     const r = await (await download(b, { destination: without, tables: ['shop.orders'], ignoreSystemKeyspaces: true })).result();
     const onlyOrders = [...b.files.keys()].filter((rel) => orders(rel.split('/')[0], rel.split('/')[1]));
     expect(onlyOrders.length).toBeGreaterThan(0);
-    expectExactly(without, onlyOrders);
+    expectExactly(without, onlyOrders, b);
     expect(r.tables).toBe(1);
   }, 300_000);
 
@@ -170,7 +178,7 @@ describe('filters and reruns (local storage)', () => {
     await (await download(b, { destination: dest, keyspaces: ['shop', 'inventory'], ignoreSystemKeyspaces: true })).result();
     const expected = [...b.files.keys()].filter((rel) => ['shop', 'inventory'].includes(rel.split('/')[0]));
     expect(expected.some((rel) => rel.includes('/.customers_by_country/'))).toBe(true);
-    expectExactly(dest, expected);
+    expectExactly(dest, expected, b);
   }, 300_000);
 
   test('a second download into the same place keeps every file already there (checked by MD5 on the node) and rewrites none', async () => {
@@ -185,7 +193,7 @@ describe('filters and reruns (local storage)', () => {
     writeFileSync(here(`${dest}/${damaged}`), buf);
     const again = await (await download(b, { destination: dest, keyspaces: ['shop'] })).result();
     expect(again).toMatchObject({ files: first.files, downloadedFiles: 1, alreadyPresentFiles: first.files - 1 });
-    expectExactly(dest, [...b.files.keys()].filter(systemOr((ks) => ks === 'shop')));
+    expectExactly(dest, [...b.files.keys()].filter(systemOr((ks) => ks === 'shop')), b);
     for (const [rel, ino] of inodes) {
       if (rel !== damaged && !META.includes(rel)) expect([rel, statSync(here(`${dest}/${rel}`)).ino]).toEqual([rel, ino]);
     }
@@ -296,7 +304,7 @@ test('a worker killed mid-download is replaced; the download completes and files
     expect([rel, now.ino, now.mtimeMs]).toEqual([rel, st.ino, st.mtimeMs]);
   }
   // Every file complete and identical, and no temp file of the killed attempt left behind.
-  expectExactly(dest, [...b.files.keys()]);
+  expectExactly(dest, [...b.files.keys()], b);
   const history = await handle.fetchHistory();
   const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
   expect(attempts).toContain(2);
