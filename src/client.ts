@@ -9,6 +9,7 @@ import { buildIndexCommand, fetchTokenmapCommand, getLastCompleteCommand, listBa
 import { backupClusterCommand, BackupClusterCommandOptions, expandShortFlags, shortFlagOf, STAGGER_HELP } from './commands/backup-cluster';
 import { checkWorkerCommand } from './commands/check-worker';
 import { deleteBackupCommand, purgeCommand } from './commands/purge';
+import { downloadCommand } from './commands/download';
 import { registerScheduleCommands } from './commands/schedule';
 import { loadMedusaConfig } from './config/medusa-config';
 import { ExitError } from './errors';
@@ -98,6 +99,20 @@ export function buildProgram(): Command {
     .configureHelp({ optionTerm: (opt) => (shortFlagOf(opt.long) ? `${shortFlagOf(opt.long)}, ${opt.flags}` : opt.flags) })
     .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
       await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+    });
+
+  const collect = (v: string, all: string[]) => [...all, v];
+  program.command('download')
+    .description('download this node\'s backup (or --fqdn\'s) into a directory on that node, checked against the manifest, as a Temporal workflow')
+    .requiredOption('--backup-name <name>', 'backup name')
+    .requiredOption('--download-destination <dir>', 'existing directory on the node to download into (absolute path)')
+    .option('--keyspace <keyspace>', 'download tables from this keyspace (repeatable)', collect, [])
+    .option('--table <keyspace.table>', 'download only this table (repeatable)', collect, [])
+    .option('--ignore-system-keyspaces', 'do not download the system keyspaces (kept by default)', false)
+    .option('--temp-dir <dir>', 'directory on the node for work files', '/tmp')
+    .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
+    .action(async (o: { backupName: string; downloadDestination: string; keyspace: string[]; table: string[]; ignoreSystemKeyspaces: boolean; tempDir: string; taskQueue: string }) => {
+      await downloadCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('purge')

@@ -12,6 +12,8 @@ import { makeUploadActivities } from './backup/upload';
 import { makeDiscoverActivities } from './cluster/discover';
 import { makeLockActivities } from './cluster/lock';
 import { makeCatalogueActivities } from './catalogue';
+import { makeDownloadActivities } from './restore/download';
+import { makeDownloadPlanActivities } from './restore/plan';
 import { ConfigError } from '../config/medusa-config';
 import { ActivityContext } from './context';
 import { makeDescribeWorker } from './describe-worker';
@@ -43,6 +45,8 @@ export function createActivities(deps: ActivityDeps) {
     ...makeDiscoverActivities(ctx),
     ...makeLockActivities(),
     ...makeCatalogueActivities(ctx),
+    ...makeDownloadPlanActivities(ctx),
+    ...makeDownloadActivities(ctx),
   };
 }
 

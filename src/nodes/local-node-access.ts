@@ -5,9 +5,11 @@
  * AbortError — so activities cannot tell which one they hold.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { abortError } from './abort-error';
 import { CommandResult, FileStat, NodeAccess } from './node-access';
 import { tempSiblingPath } from './temp-path';
@@ -49,6 +51,34 @@ export function createLocalNodeAccess(node: string, options: LocalNodeAccessOpti
         await rm(tmp, { force: true }).catch(() => undefined);
         throw err;
       }
+    },
+    async writeStream(path, source, opts) {
+      const signal = opts?.signal;
+      const tmp = tempSiblingPath(path);
+      try {
+        signal?.throwIfAborted();
+        await mkdir(dirname(path), { recursive: true });
+        const out = createWriteStream(tmp, { flags: 'wx' });
+        await pipeline(source, out, ...(signal ? [{ signal }] : []));
+        // Data on disk before the rename: a crash of the node must not leave a complete-looking empty file.
+        const fh = await open(tmp, 'r+');
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, path);
+        return out.bytesWritten;
+      } catch (err) {
+        if (!source.destroyed) source.destroy();
+        await rm(tmp, { force: true }).catch(() => undefined);
+        if (signal?.aborted) throw abortError(signal, `${node}: write ${path}`);
+        throw err;
+      }
+    },
+    async freeBytes(path) {
+      const st = await statfs(path);
+      return st.bavail * st.bsize;
     },
     close: async () => undefined,
   };

@@ -1,6 +1,7 @@
 /**
  * The NodeAccess port: what backup activities need from a Cassandra node — run a command
- * (nodetool, find, md5sum), read files as streams, write small work files. Two adapters with one
+ * (nodetool, find, md5sum), read files as streams, write small work files, and — for downloads and
+ * restores — write large files from a stream and tell the free space. Two adapters with one
  * behaviour: over SSH (the central worker, agentless like Medusa's pssh) and local (a worker
  * running on the node itself, polling that node's task queue).
  */
@@ -38,6 +39,19 @@ export interface NodeAccess {
    * written to a hidden temp sibling and renamed over `path`, so readers never see half a file.
    */
   writeFile(path: string, data: Buffer | string): Promise<void>;
+  /**
+   * Writes a large file from a stream, creating parent directories. Atomic like writeFile: the
+   * bytes go to a hidden temp sibling (`.name.<random>.tmp`) that is renamed over `path` only once
+   * the source has ended without error, so a failing or aborted source (or a crash) never leaves a
+   * partial file at `path`. On failure or abort the temp file is removed and the source destroyed;
+   * an abort rejects with an `AbortError`. Resolves with the number of bytes written.
+   */
+  writeStream(path: string, source: Readable, options?: { signal?: AbortSignal }): Promise<number>;
+  /**
+   * Bytes available to an unprivileged writer on the file system holding `path` (`df`'s
+   * "Available", statvfs f_bavail × f_frsize); a missing path rejects with code ENOENT.
+   */
+  freeBytes(path: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -13,7 +13,7 @@
  * (`ENOENT`, `EACCES`); an aborted exec rejects with an error named `AbortError`.
  */
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { Client, SFTPWrapper } from 'ssh2';
 import { abortError } from './abort-error';
 import { CommandResult, FileStat, NodeAccess, shellQuote } from './node-access';
@@ -21,7 +21,9 @@ import { Semaphore } from './semaphore';
 import { connectSsh, openSftp, SshTarget } from './ssh/connect';
 import { SshConnectError } from './ssh/errors';
 import { startCommand } from './ssh/exec';
-import { sftpOpenRead, sftpPosixRename, sftpReadFile, sftpStat, sftpUnlink, sftpWrite } from './ssh/sftp-files';
+import {
+  sftpClose, sftpFreeBytes, sftpFsync, sftpOpenRead, sftpOpenWrite, sftpPosixRename, sftpReadFile, sftpStat, sftpUnlink, sftpWrite, sftpWriteFrom,
+} from './ssh/sftp-files';
 import { tempSiblingPath } from './temp-path';
 
 export interface SshNodeAccessOptions {
@@ -111,8 +113,7 @@ class SshAccess implements SshNodeAccess {
   }
 
   async writeFile(path: string, data: Buffer | string): Promise<void> {
-    const mkdir = await this.exec(`mkdir -p -- ${shellQuote(posix.dirname(path))}`);
-    if (mkdir.code !== 0) throw new Error(`${this.node}: mkdir -p ${posix.dirname(path)}: ${mkdir.stderr.trim() || `exit ${mkdir.code}`}`);
+    await this.mkdirs(posix.dirname(path));
     const tmp = tempSiblingPath(path);
     await this.sftpOp(async (sftp) => {
       try {
@@ -123,6 +124,46 @@ class SshAccess implements SshNodeAccess {
         throw err;
       }
     });
+  }
+
+  async writeStream(path: string, source: Readable, options: { signal?: AbortSignal } = {}): Promise<number> {
+    const { signal } = options;
+    const fail = (err: unknown) => {
+      if (!source.destroyed) source.destroy();
+      return signal?.aborted ? abortError(signal, `${this.node}: write ${path}`) : err;
+    };
+    try {
+      signal?.throwIfAborted();
+      await this.mkdirs(posix.dirname(path), signal);
+    } catch (err) {
+      throw fail(err);
+    }
+    // An abort destroys the source, which ends the write loop below with an error.
+    if (signal) addAbortSignal(signal, source);
+    const tmp = tempSiblingPath(path);
+    return this.sftpOp(async (sftp) => {
+      let handle: Buffer | undefined;
+      try {
+        handle = await sftpOpenWrite(sftp, tmp, this.node);
+        const written = await sftpWriteFrom(sftp, handle, source, tmp, this.node);
+        signal?.throwIfAborted();
+        // Data on disk before the rename: a crash of the node must not leave a complete-looking empty file.
+        await sftpFsync(sftp, handle, tmp, this.node);
+        const h = handle;
+        handle = undefined;
+        await sftpClose(sftp, h, tmp, this.node);
+        await sftpPosixRename(sftp, tmp, path, this.node);
+        return written;
+      } catch (err) {
+        if (handle) await sftpClose(sftp, handle, tmp, this.node).catch(() => undefined);
+        await sftpUnlink(sftp, tmp, this.node).catch(() => undefined);
+        throw fail(err);
+      }
+    });
+  }
+
+  async freeBytes(path: string): Promise<number> {
+    return this.sftpOp((sftp) => sftpFreeBytes(sftp, path, this.node));
   }
 
   async close(): Promise<void> {
@@ -144,6 +185,13 @@ class SshAccess implements SshNodeAccess {
     const started = startCommand(this.client, `kill -s ${sig} -- -${pgid} 2>/dev/null`, { host: this.node });
     void started.closed.then(release);
     await started.result;
+  }
+
+  /** `mkdir -p`, skipped (one SFTP stat instead of an exec channel) when the directory is there already. */
+  private async mkdirs(dir: string, signal?: AbortSignal): Promise<void> {
+    if ((await this.sftpOp((sftp) => sftpStat(sftp, dir, this.node)))?.isDirectory()) return;
+    const mkdir = await this.exec(`mkdir -p -- ${shellQuote(dir)}`, { signal });
+    if (mkdir.code !== 0) throw new Error(`${this.node}: mkdir -p ${dir}: ${mkdir.stderr.trim() || `exit ${mkdir.code}`}`);
   }
 
   private checkOpen(): void {

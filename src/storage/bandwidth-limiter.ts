@@ -1,6 +1,6 @@
 /**
- * Upload bandwidth limiting (Medusa's `transfer_max_bandwidth`): one token bucket per Storage
- * instance, shared by all of its concurrent uploads, so the limit holds for the instance as a whole
+ * Transfer bandwidth limiting (Medusa's `transfer_max_bandwidth`): one token bucket per Storage
+ * instance, shared by all of its concurrent uploads and downloads, so the limit holds for the instance as a whole
  * rather than per file. Tokens are bytes; the bucket refills at the configured rate and holds at
  * most `burstBytes` (one second's worth by default), so an idle instance may briefly send faster.
  *

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { addAbortSignal, Readable } from 'node:stream';
 import { uploadAborted } from './abort';
-import { createBandwidthLimiter } from './bandwidth-limiter';
+import { BandwidthLimiter, createBandwidthLimiter, unlimited } from './bandwidth-limiter';
 import { readAll } from './chunk-reader';
 import { checkFailure, isMissingObject, rethrowS3Error, S3Place } from './s3-errors';
 import { uploadMultipart } from './s3-multipart';
@@ -19,6 +19,17 @@ import { ObjectInfo, Storage, UploadOptions } from './storage';
 
 export { MEDUSA_S3_DEFAULTS } from './s3-options';
 export type { S3StorageOptions } from './s3-options';
+
+/** `body` read no faster than the limiter allows (itself when unlimited); destroying the result destroys `body`. */
+function throttled(body: Readable, limiter: BandwidthLimiter): Readable {
+  if (limiter === unlimited) return body;
+  return Readable.from((async function* () {
+    for await (const chunk of body) {
+      await limiter.take((chunk as Buffer).length);
+      yield chunk as Buffer;
+    }
+  })(), { objectMode: false });
+}
 
 /** A Storage on an S3 bucket. The client is created here and destroyed by `close()`. */
 export function createS3Storage(o: S3StorageOptions): Storage {
@@ -129,7 +140,8 @@ export function createS3Storage(o: S3StorageOptions): Storage {
     async download(key) {
       const r = await getObject(key);
       if (!r?.Body) throw new Error(`no object ${key} in s3://${Bucket}`);
-      return r.Body as Readable;
+      // transfer_max_bandwidth holds for downloads too (boto3's TransferConfig limits both directions).
+      return throttled(r.Body as Readable, limiter);
     },
     async delete(key) {
       try {

@@ -9,3 +9,5 @@ export { clusterLock, releaseClusterLock } from './cluster-lock';
 export type { ClusterLockInput } from './cluster-lock';
 export { deleteBackup, purgeBackups } from './purge';
 export type { DeleteBackupInput, DeletionResult, PurgeBackupsInput } from './purge';
+export { downloadNode, downloadNodeProgress } from './download-node';
+export type { DownloadNodeInput, DownloadNodeProgress, DownloadNodeResult, DownloadPhase } from './download-node';

@@ -50,6 +50,13 @@ async function readAll(r: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** `data` in uneven chunks (1 byte, then 7, then 100,003-byte pieces), as a network source delivers it. */
+function unevenChunks(data: Buffer): Readable {
+  const pieces = [data.subarray(0, 1), data.subarray(1, 8)];
+  for (let at = 8; at < data.length; at += 100_003) pieces.push(data.subarray(at, at + 100_003));
+  return Readable.from(pieces);
+}
+
 async function eventually(check: () => Promise<boolean> | boolean): Promise<boolean> {
   for (let i = 0; i < 30; i++) {
     if (await check()) return true;
@@ -125,6 +132,68 @@ describe.each(['ssh', 'local'] as const)('NodeAccess over %s', (kind) => {
     await expect(access.readFile(path)).resolves.toEqual(Buffer.from('{"second":true}'));
     expect(readFileSync(join(f.here, 'plans/new/backup.json'), 'utf8')).toBe('{"second":true}');
     expect(readdirSync(join(f.here, 'plans/new'))).toEqual(['backup.json']);
+  });
+
+  test('writeStream writes a 3 MiB stream byte-identical, creating parents, replacing atomically, leaving no temp file', async () => {
+    const path = `${f.dir}/download/ks/t-1/.idx/nb-1-big-Data.db`;
+    await expect(access.writeStream(path, unevenChunks(big))).resolves.toBe(big.length);
+    expect(readFileSync(join(f.here, 'download/ks/t-1/.idx/nb-1-big-Data.db')).equals(big)).toBe(true);
+    const ino = statSync(join(f.here, 'download/ks/t-1/.idx/nb-1-big-Data.db')).ino;
+    await expect(access.writeStream(path, Readable.from([Buffer.from('second')]))).resolves.toBe(6);
+    await expect(access.readFile(path)).resolves.toEqual(Buffer.from('second'));
+    // A rename, not an overwrite in place: readers never saw a half-written file.
+    expect(statSync(join(f.here, 'download/ks/t-1/.idx/nb-1-big-Data.db')).ino).not.toBe(ino);
+    await expect(access.writeStream(`${f.dir}/download/empty.db`, Readable.from([]))).resolves.toBe(0);
+    await expect(access.stat(`${f.dir}/download/empty.db`)).resolves.toMatchObject({ size: 0 });
+    expect(readdirSync(join(f.here, 'download/ks/t-1/.idx'))).toEqual(['nb-1-big-Data.db']);
+  });
+
+  test('writeStream from a failing source leaves neither the file nor a temp file, and keeps an older file', async () => {
+    const fresh = `${f.dir}/failing/new.db`;
+    const failing = (after: Buffer) => new Readable({
+      read() {
+        if (this.readableLength === 0 && !(this as { sent?: boolean }).sent) {
+          (this as { sent?: boolean }).sent = true;
+          this.push(after);
+          setTimeout(() => this.destroy(new Error('storage connection reset')), 50);
+        }
+      },
+    });
+    await expect(access.writeStream(fresh, failing(big.subarray(0, 100_000)))).rejects.toThrow(/storage connection reset/);
+    await expect(access.stat(fresh)).resolves.toBeUndefined();
+    await access.writeFile(`${f.dir}/failing/old.db`, 'old content');
+    await expect(access.writeStream(`${f.dir}/failing/old.db`, failing(big.subarray(0, 100_000)))).rejects.toThrow(/storage connection reset/);
+    await expect(access.readFile(`${f.dir}/failing/old.db`)).resolves.toEqual(Buffer.from('old content'));
+    expect(readdirSync(join(f.here, 'failing'))).toEqual(['old.db']);
+  });
+
+  test('an abort stops writeStream promptly with an AbortError, leaving no file and no temp file', async () => {
+    const path = `${f.dir}/aborted/slow.db`;
+    // A source that sends 64 KiB and then stalls, as a throttled download would.
+    const stalled = new Readable({ read() { if (!(this as { sent?: boolean }).sent) { (this as { sent?: boolean }).sent = true; this.push(big.subarray(0, 65_536)); } } });
+    const controller = new AbortController();
+    const began = Date.now();
+    const writing = access.writeStream(path, stalled, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    await expect(writing).rejects.toMatchObject({ name: 'AbortError' });
+    expect(Date.now() - began).toBeLessThan(5000);
+    expect(stalled.destroyed).toBe(true);
+    await expect(access.stat(path)).resolves.toBeUndefined();
+    expect(await eventually(() => readdirSync(join(f.here, 'aborted')).length === 0)).toBe(true);
+    const already = new AbortController();
+    already.abort();
+    await expect(access.writeStream(`${f.dir}/aborted/never.db`, Readable.from([big]), { signal: already.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(access.stat(`${f.dir}/aborted/never.db`)).resolves.toBeUndefined();
+  });
+
+  test('freeBytes gives the available bytes of the file system, as df reports them; ENOENT for a missing path', async () => {
+    const free = await access.freeBytes(f.dir);
+    const df = await access.exec(`df -PB1 ${f.dir} | tail -1`);
+    const available = Number(df.stdout.trim().split(/\s+/)[3]);
+    expect(free).toBeGreaterThan(0);
+    // Other writers on the machine move it a little between the two readings.
+    expect(Math.abs(free - available)).toBeLessThan(256 * 1024 * 1024);
+    await expect(access.freeBytes(`${f.dir}/no/such/dir`)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   test('an abort stops a running command promptly and kills its process group', async () => {

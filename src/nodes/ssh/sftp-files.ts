@@ -90,3 +90,57 @@ export function sftpUnlink(sftp: SFTPWrapper, path: string, host: string): Promi
 export function sftpPosixRename(sftp: SFTPWrapper, from: string, to: string, host: string): Promise<void> {
   return call<void>('rename', from, host, (cb) => sftp.ext_openssh_rename(from, to, (err) => cb(err, undefined)));
 }
+
+/** Opens `path` for writing (created, truncated); the handle is for {@link sftpWriteFrom}, then {@link sftpClose}. */
+export function sftpOpenWrite(sftp: SFTPWrapper, path: string, host: string): Promise<Buffer> {
+  return call<Buffer>('open', path, host, (cb) => sftp.open(path, 'w', cb));
+}
+
+export function sftpClose(sftp: SFTPWrapper, handle: Buffer, path: string, host: string): Promise<void> {
+  return call<void>('close', path, host, (cb) => sftp.close(handle, (err) => cb(err, undefined)));
+}
+
+/** fsync@openssh.com on an open handle; a server without the extension is left alone (the rename still makes the write atomic for readers). */
+export async function sftpFsync(sftp: SFTPWrapper, handle: Buffer, path: string, host: string): Promise<void> {
+  try {
+    await call<void>('fsync', path, host, (cb) => sftp.ext_openssh_fsync(handle, (err) => cb(err, undefined)));
+  } catch (err) {
+    if (/does not support/.test((err as Error).message)) return;
+    throw err;
+  }
+}
+
+/** Writes requests in flight at once: enough to keep a link busy without holding much in memory. */
+const WRITES_IN_FLIGHT = 8;
+
+/**
+ * Writes everything `source` yields to an open handle, at increasing offsets, with a few write
+ * requests in flight (ssh2 splits chunks above the server's packet size). Reading waits while
+ * the window is full, so a fast source never outruns the link. Resolves with the bytes written.
+ */
+export async function sftpWriteFrom(sftp: SFTPWrapper, handle: Buffer, source: Readable, path: string, host: string): Promise<number> {
+  let pos = 0;
+  let failed: Error | undefined;
+  const inflight = new Set<Promise<void>>();
+  for await (const chunk of source) {
+    if (failed) throw failed;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    if (buf.length === 0) continue;
+    const at = pos;
+    pos += buf.length;
+    const p: Promise<void> = call<void>('write', path, host, (cb) => sftp.write(handle, buf, 0, buf.length, at, (err) => cb(err, undefined)))
+      .catch((err: Error) => { failed ??= err; })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= WRITES_IN_FLIGHT) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  if (failed) throw failed;
+  return pos;
+}
+
+/** statvfs@openssh.com: bytes available to unprivileged writers (f_bavail × f_frsize); ENOENT for a missing path. */
+export async function sftpFreeBytes(sftp: SFTPWrapper, path: string, host: string): Promise<number> {
+  const st = await call<{ f_frsize: number | bigint; f_bavail: number | bigint }>('statvfs', path, host, (cb) => sftp.ext_openssh_statvfs(path, cb));
+  return Number(st.f_bavail) * Number(st.f_frsize);
+}
