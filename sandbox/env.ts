@@ -53,6 +53,9 @@ nodetool_executable = nodetool
 use_sudo = False
 ; The nodes are known by their addresses (127.0.0.2 …), as in the token map.
 resolve_ip_addresses = False
+; How a restore stops and starts a node (run on the node; see sandbox/parts/cassandra.ts).
+stop_cmd = /opt/cassandra/bin/cassandra-stop
+start_cmd = /opt/cassandra/bin/cassandra-start
 
 [storage]
 storage_provider = local
@@ -61,6 +64,8 @@ bucket_name = ${S3_BUCKET}
 concurrent_transfers = 4
 max_backup_age = 0
 max_backup_count = 0
+; Restores run as root over SSH: no sudo.
+use_sudo_for_restore = False
 
 ; The sandbox's S3 server instead of local storage: replace the [storage] lines above with these.
 ; storage_provider = s3_compatible

@@ -13,7 +13,7 @@ import { cqlClusterClient, startCassandra } from './parts/cassandra';
 import { startS3 } from './parts/s3';
 import { startSshHosts } from './parts/ssh-hosts';
 import { startTemporal } from './parts/temporal';
-import { isRunning, SandboxError, Started, stopProcess } from './proc';
+import { current, isRunning, SandboxError, Started, stopProcess } from './proc';
 import {
   installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION, CASSANDRA_MEDUSA_VERSION, pythonMedusaBin,
 } from './settings';
@@ -47,7 +47,7 @@ export interface PartStatus {
 }
 
 export function status(s: SandboxSettings): PartStatus[] {
-  return (readState(s)?.processes ?? []).map((p) => ({ part: p.part, pid: p.pid, running: isRunning(p), log: p.log }));
+  return (readState(s)?.processes ?? []).map((p) => ({ part: p.part, pid: current(p).pid, running: isRunning(p), log: p.log }));
 }
 
 /** True when a recorded sandbox is up and every one of its processes is alive. */
@@ -141,7 +141,7 @@ export async function down(s: SandboxSettings, opts: { purge?: boolean } = {}): 
   for (const p of [...(state?.processes ?? [])].reverse()) {
     if (isRunning(p)) {
       await stopProcess(p);
-      stopped.push(`${p.part} (pid ${p.pid})`);
+      stopped.push(`${p.part} (pid ${current(p).pid})`);
     }
   }
   rmSync(stateFile(s), { force: true });

@@ -13,6 +13,11 @@ export interface Started {
   pid: number;
   startTime: string;
   log: string;
+  /**
+   * A process that may be restarted by others (a Cassandra node restarted by a restore's start_cmd)
+   * is found through this pid file instead; the recorded pid is only its first incarnation.
+   */
+  pidFile?: string;
 }
 
 /** Thrown for any sandbox part that cannot be installed, started or stopped; the message is one line. */
@@ -34,8 +39,32 @@ export function processStartTime(pid: number): string | undefined {
   return fields[19];
 }
 
-export function isRunning(p: Pick<Started, 'pid' | 'startTime'>): boolean {
+export function isRunning(started: Pick<Started, 'pid' | 'startTime' | 'pidFile'>): boolean {
+  const p = current(started);
   return processStartTime(p.pid) === p.startTime;
+}
+
+/**
+ * The process now behind `p`: the one in its pid file when that is a live Cassandra (the only part
+ * with a pid file; checked by its command line, so a recycled pid is never taken for it), else `p`.
+ */
+export function current<T extends Pick<Started, 'pid' | 'startTime' | 'pidFile'>>(p: T): T {
+  if (!p.pidFile) return p;
+  let pid: number;
+  try {
+    pid = Number(readFileSync(p.pidFile, 'utf8').trim());
+  } catch {
+    return p;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === p.pid) return p;
+  const startTime = processStartTime(pid);
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return p;
+  }
+  return startTime !== undefined && cmdline.includes('CassandraDaemon') ? { ...p, pid, startTime } : p;
 }
 
 export interface DaemonSpec {
@@ -86,7 +115,8 @@ export async function waitReady(p: Started, ready: () => Promise<boolean>, timeo
  * Stops a process we started: SIGTERM, then SIGKILL after the grace period (Cassandra drains on
  * SIGTERM, which can take a while). A process that is not ours is left alone.
  */
-export async function stopProcess(p: Started, graceMs = 60_000): Promise<void> {
+export async function stopProcess(started: Started, graceMs = 60_000): Promise<void> {
+  const p = current(started);
   if (!isRunning(p)) return;
   process.kill(p.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;

@@ -153,7 +153,46 @@ exec '${java}' @/etc/cassandra/jvm-clients.options $jvm -Dlogback.configurationF
 `;
 }
 
-/** Writes each node's configuration, nodetool and directories into its host's private file system. */
+/** Where each node's pid is kept, as Cassandra's own bin/cassandra -p does (a path private to its host). */
+export const PID_FILE = '/var/lib/cassandra/cassandra.pid';
+
+/**
+ * Medusa's [cassandra] start_cmd of a sandbox node: starts the node in the background inside the
+ * host it is run on (over SSH, or by a node-local worker) and records its pid; a no-op when it runs.
+ */
+function startScript(java: string): string {
+  return `#!/bin/sh
+# start_cmd of this sandbox node (medusa.ini): starts Cassandra in the background, pid in ${PID_FILE}.
+pid=$(cat ${PID_FILE} 2>/dev/null)
+if [ -n "$pid" ] && grep -q CassandraDaemon /proc/$pid/cmdline 2>/dev/null; then
+  echo "Cassandra is already running (pid $pid)"; exit 0
+fi
+cd /var/lib/cassandra
+setsid '${java}' @/etc/cassandra/jvm-server.options org.apache.cassandra.service.CassandraDaemon \
+  >>/var/log/cassandra/stdout.log 2>&1 </dev/null &
+echo $! > ${PID_FILE}
+echo "Cassandra started (pid $!)"
+`;
+}
+
+/** Medusa's [cassandra] stop_cmd of a sandbox node: SIGTERM (Cassandra drains), SIGKILL after 120 s, returns once it is gone. */
+const STOP_SCRIPT = `#!/bin/sh
+# stop_cmd of this sandbox node (medusa.ini): stops the Cassandra whose pid is in ${PID_FILE}.
+pid=$(cat ${PID_FILE} 2>/dev/null)
+alive() { grep -q CassandraDaemon /proc/$pid/cmdline 2>/dev/null; }
+if [ -z "$pid" ] || ! alive; then rm -f ${PID_FILE}; echo "Cassandra is not running"; exit 0; fi
+kill $pid
+i=0
+while alive; do
+  i=$((i + 1))
+  if [ $i -eq 1200 ]; then kill -9 $pid; fi
+  sleep 0.1
+done
+rm -f ${PID_FILE}
+echo "Cassandra stopped (pid $pid)"
+`;
+
+/** Writes each node's configuration, nodetool, start/stop commands and directories into its host's private file system. */
 export function prepareCassandra(s: SandboxSettings, java: string): void {
   const lib = cassandraLib(s);
   if (!existsSync(`${lib}/jamm-0.4.0.jar`)) throw new SandboxError(`Cassandra jars are missing in ${lib}: run sandbox/install.sh cassandra`);
@@ -167,6 +206,8 @@ export function prepareCassandra(s: SandboxSettings, java: string): void {
     writeFileSync(at('/etc/cassandra/jvm-server.options'), serverOptions(s, i).join('\n') + '\n');
     writeFileSync(at('/etc/cassandra/jvm-clients.options'), ['-Xmx256m', '-XX:+UseSerialGC', '-Djava.net.preferIPv4Stack=true', ...JPMS].join('\n') + '\n');
     writeFileSync(at(`${HOME}/bin/nodetool`), nodetoolScript(java, i), { mode: 0o755 });
+    writeFileSync(at(`${HOME}/bin/cassandra-start`), startScript(java), { mode: 0o755 });
+    writeFileSync(at(`${HOME}/bin/cassandra-stop`), STOP_SCRIPT, { mode: 0o755 });
     rmSync(at(`${HOME}/lib`), { force: true });
     symlinkSync(lib, at(`${HOME}/lib`));
   }
@@ -225,6 +266,10 @@ export async function startCassandra(s: SandboxSettings, sshd: Started[], track:
       args: ['--target', String(sshd[i].pid), '--mount', '--uts', '--', java, '@/etc/cassandra/jvm-server.options', 'org.apache.cassandra.service.CassandraDaemon'],
       log: hostPath(s, address, '/var/log/cassandra/system.log'),
     });
+    // nsenter execs java: this pid is the node's, the one its stop_cmd reads. A node restarted by its
+    // start_cmd (a restore) gets a new pid there, which is how the sandbox keeps finding it.
+    writeFileSync(hostPath(s, address, PID_FILE), `${p.pid}\n`);
+    p.pidFile = hostPath(s, address, PID_FILE);
     track(p);
     nodes.push(p);
   }

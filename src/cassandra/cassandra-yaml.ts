@@ -7,6 +7,9 @@ export interface CassandraYaml {
   /** Address clients connect to: rpc_address, else listen_address. */
   rpcAddress?: string;
   nativePort: number;
+  /** commitlog_directory and saved_caches_directory; by default next to the data directory, as Cassandra puts them. */
+  commitlogDir: string;
+  savedCachesDir: string;
 }
 
 export function parseCassandraYaml(text: string, file: string): CassandraYaml {
@@ -20,9 +23,18 @@ export function parseCassandraYaml(text: string, file: string): CassandraYaml {
     throw new Error(`${file}: data_file_directories is not a list`);
   }
   const addr = (v: unknown) => (typeof v === 'string' && v !== '' && v !== '0.0.0.0' ? v : undefined);
+  const dir = (v: unknown, name: string) => (typeof v === 'string' && v !== '' ? v.replace(/\/+$/, '') : `${parentOf(dataDir)}/${name}`);
   return {
+    commitlogDir: dir(y.commitlog_directory, 'commitlog'),
+    savedCachesDir: dir(y.saved_caches_directory, 'saved_caches'),
     dataDir: dataDir.replace(/\/+$/, ''),
     rpcAddress: addr(y.rpc_address) ?? addr(y.listen_address),
     nativePort: Number(y.native_transport_port ?? 9042),
   };
+}
+
+function parentOf(dir: string): string {
+  const d = dir.replace(/\/+$/, '');
+  const at = d.lastIndexOf('/');
+  return at <= 0 ? '' : d.slice(0, at);
 }

@@ -40,6 +40,8 @@ export interface StorageConfig {
   maxBackupAge: number;
   maxBackupCount: number;
   backupGracePeriodInDays: number;
+  /** Restores move files into the data directory and chown them with sudo (Medusa's default: True). */
+  useSudoForRestore: boolean;
 }
 
 export interface CassandraConfig {
@@ -56,6 +58,9 @@ export interface CassandraConfig {
   cqlPassword?: string;
   useSudo: boolean;
   resolveIpAddresses: boolean;
+  /** Run on the node to start / stop Cassandra (restores); Medusa's defaults. */
+  startCmd: string;
+  stopCmd: string;
 }
 
 export interface SshConfig {
@@ -70,6 +75,10 @@ export interface SshConfig {
 export interface ChecksConfig {
   enableMd5Checks: boolean;
   md5CheckConcurrency: number;
+  /** Medusa's restore verification: a CQL query, the number of rows it must return, and optionally their text. */
+  query?: string;
+  expectedRows?: number;
+  expectedResult?: string;
 }
 
 /** How node steps reach the nodes: `ssh` from the central worker, or `worker`: a worker on each node. */
@@ -197,6 +206,7 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
       maxBackupAge: int(st.max_backup_age, 0, at('storage', 'max_backup_age')),
       maxBackupCount: int(st.max_backup_count, 0, at('storage', 'max_backup_count')),
       backupGracePeriodInDays: int(st.backup_grace_period_in_days, 10, at('storage', 'backup_grace_period_in_days')),
+      useSudoForRestore: bool(st.use_sudo_for_restore, true, at('storage', 'use_sudo_for_restore')),
     };
     if (storage.multipartChunkSize < 5 * 1024 * 1024) throw new Error(`${at('storage', 'multipart_chunksize')} must be at least 5MB (the S3 minimum part size)`);
     const cassandra: CassandraConfig = {
@@ -213,6 +223,8 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
       cqlPassword: e.env.MEDUSA_CQL_PASSWORD ?? opt(ca.cql_password),
       useSudo: bool(ca.use_sudo, true, at('cassandra', 'use_sudo')),
       resolveIpAddresses: bool(ca.resolve_ip_addresses, true, at('cassandra', 'resolve_ip_addresses')),
+      startCmd: opt(ca.start_cmd) ?? 'sudo service cassandra start',
+      stopCmd: opt(ca.stop_cmd) ?? 'sudo service cassandra stop',
     };
     const ssh: SshConfig = {
       username: opt(sh.username) ?? e.env.USER ?? 'root',
@@ -226,6 +238,9 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
     const checks: ChecksConfig = {
       enableMd5Checks: bool(ch.enable_md5_checks, false, at('checks', 'enable_md5_checks')),
       md5CheckConcurrency: int(ch.md5_check_concurrency, 1, at('checks', 'md5_check_concurrency'), 1),
+      query: opt(ch.query),
+      expectedRows: ch.expected_rows === undefined || ch.expected_rows.trim() === '' ? undefined : int(ch.expected_rows, 0, at('checks', 'expected_rows')),
+      expectedResult: opt(ch.expected_result),
     };
     const nodeAccess = (opt(or.node_access) ?? 'ssh').toLowerCase();
     if (nodeAccess !== 'ssh' && nodeAccess !== 'worker') throw new Error(`${at('orchestration', 'node_access')} = ${String(or.node_access)} is not ssh or worker`);

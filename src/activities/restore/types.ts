@@ -45,3 +45,55 @@ export interface DownloadResult {
   /** Files whose MD5 was checked (while downloading, or on the node for files already there). */
   filesMd5Checked: number;
 }
+
+/** Where a restore keeps its files on a node, and what it needs to know of the node's cassandra.yaml. */
+export interface RestoreLayout {
+  fqdn: string;
+  dataDir: string;
+  commitlogDir: string;
+  savedCachesDir: string;
+  /** The restore's own directory on the node: `download/` (the backup), `previous/` (what it replaced), work files. */
+  stagingDir: string;
+  downloadDir: string;
+  /** Address and port the node serves CQL on (to see it go down and come back). */
+  rpcAddress: string;
+  nativePort: number;
+}
+
+export interface PrepareRestoreRequest {
+  fqdn: string;
+  /** Medusa's --temp-dir: the restore's directory goes under it; default: next to the data directory (same file system, so moves are renames). */
+  tempDir?: string;
+  /** Unique per restore run (workflow id and run): names the restore's directory. */
+  runKey: string;
+}
+
+export interface NodeStepRequest {
+  layout: RestoreLayout;
+}
+
+export interface SwapRequest extends NodeStepRequest {
+  /** Also set aside the commitlog and saved caches (an offline restore: nothing written after the backup may replay). */
+  clearCommitlog: boolean;
+}
+
+export interface SwapResult {
+  /** `<ks>/<table dir>` put in place by this call (a retry reports only what was still to do). */
+  tables: string[];
+  files: number;
+}
+
+export interface ImportResult {
+  /** `<ks>.<table>` imported. */
+  tables: string[];
+  files: number;
+}
+
+export interface WaitNodeRequest extends NodeStepRequest {
+  timeoutSeconds: number;
+}
+
+export interface VerifyRestoreResult {
+  query?: string;
+  rows?: number;
+}
