@@ -14,6 +14,8 @@ import { makeLockActivities } from './cluster/lock';
 import { makeCatalogueActivities } from './catalogue';
 import { makeDownloadActivities } from './restore/download';
 import { makeDownloadPlanActivities } from './restore/plan';
+import { makeClusterRestorePlanActivities } from './restore/cluster-plan';
+import { makeNodeRestoreActivities } from './restore/node-restore';
 import { ConfigError } from '../config/medusa-config';
 import { ActivityContext } from './context';
 import { makeDescribeWorker } from './describe-worker';
@@ -47,6 +49,8 @@ export function createActivities(deps: ActivityDeps) {
     ...makeCatalogueActivities(ctx),
     ...makeDownloadPlanActivities(ctx),
     ...makeDownloadActivities(ctx),
+    ...makeNodeRestoreActivities(ctx),
+    ...makeClusterRestorePlanActivities(ctx),
   };
 }
 

@@ -8,4 +8,5 @@
 export const PERMANENT_ERROR_TYPES = [
   'BadInput', 'BackupExists', 'ConfigError', 'StorageConfigError', 'HostKeyError', 'SshAuthError', 'SnapshotMissing', 'PlanMissing',
   'ClusterBusy', 'BackupNotFound', 'BackupIncomplete', 'UnsafePath', 'NotEnoughSpace', 'ChecksumMismatch',
+  'TopologyMismatch', 'NodeDidNotStop', 'NodeDidNotStart', 'VerifyFailed', 'RestoreFailed',
 ];

@@ -11,3 +11,5 @@ export { deleteBackup, purgeBackups } from './purge';
 export type { DeleteBackupInput, DeletionResult, PurgeBackupsInput } from './purge';
 export { downloadNode, downloadNodeProgress } from './download-node';
 export type { DownloadNodeInput, DownloadNodeProgress, DownloadNodeResult, DownloadPhase } from './download-node';
+export { restoreCluster, restoreNode, restoreProgress } from './restore';
+export type { NodeRestorePhase, NodeRestoreStatus, RestoreClusterInput, RestoreMode, RestoreNodeInput, RestoreOptions, RestoreProgress, RestoreResult } from './restore';
