@@ -6,10 +6,14 @@
 import { Command, Option } from 'commander';
 import { backupCommand } from './commands/backup';
 import { buildIndexCommand, fetchTokenmapCommand, getLastCompleteCommand, listBackupsCommand, reportLastBackupCommand, statusCommand, verifyCommand } from './commands/catalogue';
-import { backupClusterCommand, BackupClusterCommandOptions, expandShortFlags, shortFlagOf, STAGGER_HELP } from './commands/backup-cluster';
+import { backupClusterCommand, BackupClusterCommandOptions, STAGGER_HELP } from './commands/backup-cluster';
+import { expandShortFlags, shortFlagsHelp } from './commands/short-flags';
 import { checkWorkerCommand } from './commands/check-worker';
 import { deleteBackupCommand, purgeCommand } from './commands/purge';
 import { downloadCommand } from './commands/download';
+import {
+  OFFLINE_HELP, ONLINE_HELP, restoreClusterCommand, RestoreClusterCommandOptions, restoreNodeCommand, RestoreNodeCommandOptions,
+} from './commands/restore';
 import { registerScheduleCommands } from './commands/schedule';
 import { loadMedusaConfig } from './config/medusa-config';
 import { ExitError } from './errors';
@@ -96,7 +100,7 @@ export function buildProgram(): Command {
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .option('--node-workers', 'run the node steps on a worker on each node (its queue from [orchestration] node_task_queue) instead of over SSH; '
       + 'default: [orchestration] node_access of the worker\'s medusa.ini', false)
-    .configureHelp({ optionTerm: (opt) => (shortFlagOf(opt.long) ? `${shortFlagOf(opt.long)}, ${opt.flags}` : opt.flags) })
+    .configureHelp(shortFlagsHelp('backup-cluster'))
     .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
       await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
@@ -113,6 +117,58 @@ export function buildProgram(): Command {
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { backupName: string; downloadDestination: string; keyspace: string[]; table: string[]; ignoreSystemKeyspaces: boolean; tempDir: string; taskQueue: string }) => {
       await downloadCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+    });
+
+  program.command('restore-node')
+    .description('restore this node (or --fqdn) in place from its backup, as a Temporal workflow, and follow it to the end. '
+      + 'Offline (a whole node, the default): download while Cassandra runs, then stop it, swap its tables for the downloaded ones and start it again; '
+      + 'online (the default with --keyspace/--table): nodetool import the tables into the running node, no restart')
+    .requiredOption('--backup-name <name>', 'backup name')
+    .option('--temp-dir <dir>', 'directory on the node for the restore directory (absolute path; default: next to the node\'s data directory)')
+    .option('--in-place', 'restore onto the node the backup was taken from (the default; the only kind supported)')
+    .option('--remote', 'restore onto another host: not supported yet')
+    .option('--keep-auth', 'keep system_auth as found on the node: cannot be used with --in-place, as in Medusa', false)
+    .option('--seeds <list>', 'accepted for Medusa compatibility and ignored: the node is started on its own and waited for')
+    .option('--verify', 'after the restore, run the [checks] query of medusa.ini against the node', false)
+    .option('--no-verify', 'do not verify (the default)')
+    .option('--keyspace <keyspace>', 'restore tables from this keyspace (repeatable)', collect, [])
+    .option('--table <keyspace.table>', 'restore only this table (repeatable)', collect, [])
+    .option('--online', ONLINE_HELP, false)
+    .option('--offline', OFFLINE_HELP, false)
+    .option('--use-sstableloader', 'not supported: table restores use nodetool import (--online)', false)
+    .option('--version-target <version>', 'accepted for Medusa compatibility and ignored (it only matters to sstableloader)')
+    .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
+    .action(async (o: Omit<RestoreNodeCommandOptions, 'configFile' | 'overrides'>) => {
+      await restoreNodeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+    });
+
+  program.command('restore-cluster')
+    .description('restore every node of a backup in place (the cluster it was taken from), as a Temporal workflow, and follow it to the end. '
+      + 'Offline (the default): every node downloads while Cassandra runs, then the nodes are stopped, their tables swapped for the downloaded ones, '
+      + 'and they are started again one at a time in token order; online (the default with --keyspace/--table): nodetool import the tables into the '
+      + 'running nodes, no restart. Holds the cluster lock: no backup of the cluster runs meanwhile')
+    .requiredOption('--backup-name <name>', 'backup name')
+    .option('--seed-target <host>', 'a node of the cluster to restore (reads its token ring); this or --host-list')
+    .option('--host-list <file>', 'file listing the nodes, one line each: seed,target,source (seed True or False; target and source the same node: '
+      + 'restoring onto other hosts is not supported yet); this or --seed-target')
+    .option('--temp-dir <dir>', 'directory on each node for its restore directory (absolute path; default: next to the node\'s data directory)')
+    .option('--keep-auth', 'keep system_auth as found on the nodes: accepted, and ignored for an in-place restore', false)
+    .option('-y, --bypass-checks', 'accepted for Medusa compatibility: nothing asks for confirmation', false)
+    .option('--verify', 'after the restore, run the [checks] query of medusa.ini against the cluster', false)
+    .option('--no-verify', 'do not verify (the default)')
+    .option('--keyspace <keyspace>', 'restore tables from this keyspace (repeatable)', collect, [])
+    .option('--table <keyspace.table>', 'restore only this table (repeatable)', collect, [])
+    .option('--online', ONLINE_HELP, false)
+    .option('--offline', OFFLINE_HELP, false)
+    .option('--use-sstableloader', 'not supported: table restores use nodetool import (--online)', false)
+    .option('--parallel-restores <n>', 'number of nodes downloading (or importing) at once', '500')
+    .option('--version-target <version>', 'accepted for Medusa compatibility and ignored (it only matters to sstableloader)')
+    .option('--ignore-racks', 'accepted for Medusa compatibility and ignored: in place, every node gets its own backup', false)
+    .option('--force', 'restore the finished nodes of an incomplete backup (without it, an incomplete backup is refused)', false)
+    .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
+    .configureHelp(shortFlagsHelp('restore-cluster'))
+    .action(async (o: Omit<RestoreClusterCommandOptions, 'configFile' | 'overrides'>) => {
+      await restoreClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('purge')

@@ -35,27 +35,6 @@ export interface BackupClusterCommandOptions {
 export const STAGGER_HELP = 'drop initial backups if longer than a duration: nodes are taken in token order, and a node\'s upload waits '
   + 'until the node before it has finished, at most this many seconds; then the node is dropped from this backup, with the reason';
 
-/** Medusa's two-letter short flags, which commander cannot declare: `-ps 4` and `-ps=4` become `--parallel-snapshots …`. */
-const SHORT_FLAGS: Record<string, string> = { '-ps': '--parallel-snapshots', '-pu': '--parallel-uploads' };
-
-export function shortFlagOf(long: string | undefined): string | undefined {
-  return Object.keys(SHORT_FLAGS).find((s) => SHORT_FLAGS[s] === long);
-}
-
-/** Rewrites `-ps`/`-pu` after the `backup-cluster` command (up to a `--`) into their long forms. */
-export function expandShortFlags(argv: string[]): string[] {
-  const at = argv.indexOf('backup-cluster');
-  if (at < 0) return argv;
-  let end = argv.indexOf('--', at);
-  if (end < 0) end = argv.length;
-  return argv.map((a, i) => {
-    if (i <= at || i >= end) return a;
-    const [flag, ...value] = a.split('=');
-    const long = SHORT_FLAGS[flag];
-    return long ? [long, ...value].join('=') : a;
-  });
-}
-
 export function clusterWorkflowId(name: string): string {
   return `medusa-backup-cluster/${name}`;
 }

@@ -28,7 +28,7 @@ export async function clusterLock(_input: ClusterLockInput): Promise<void> {
 const { clusterLockHolder } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 } });
 
 /**
- * Takes the lock or fails with `ClusterBusy`, naming the backup that holds it. The child is started
+ * Takes the lock or fails with `ClusterBusy`, naming the backup or restore that holds it. The child is started
  * outside the caller's cancellation scope: cancelling the backup must not release the lock before
  * its cleanup is done.
  */
@@ -42,7 +42,7 @@ export async function acquireClusterLock(lockId: string, cluster: string): Promi
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const holder = await clusterLockHolder(lockId);
     throw ApplicationFailure.nonRetryable(
-      `another backup of cluster ${cluster} is running${holder ? ` (workflow ${holder})` : ''}: two backups cannot run at once on a cluster`, 'ClusterBusy',
+      `another backup or restore of cluster ${cluster} is running${holder ? ` (workflow ${holder})` : ''}: backups and restores of a cluster run one at a time`, 'ClusterBusy',
     );
   }
 }

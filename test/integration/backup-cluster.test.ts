@@ -119,7 +119,7 @@ test('parallel uploads can be changed while running; cancelling stops the upload
   expect(busy).toBeInstanceOf(WorkflowFailedError);
   expect((busy as WorkflowFailedError).cause).toMatchObject({
     type: 'ClusterBusy',
-    message: `another backup of cluster ${lockId.slice('medusa-cluster-lock/'.length)} is running (workflow ${handle.workflowId}): two backups cannot run at once on a cluster`,
+    message: `another backup or restore of cluster ${lockId.slice('medusa-cluster-lock/'.length)} is running (workflow ${handle.workflowId}): backups and restores of a cluster run one at a time`,
   });
   expect(await snapshotsLeft('medusa-cx2')).toEqual([]);
 

@@ -137,7 +137,7 @@ describe('medusa backup-cluster follows a cluster backup to its end', () => {
     const other = await backupCluster(['--backup-name', nameOf('other')]);
     expect(other).toMatchObject({ code: 1, stdout: '' });
     expect(lines(other.stderr).filter((l) => l.startsWith('medusa: '))).toEqual([
-      `medusa: another backup of cluster ${loadSettings().clusterName}@${sandboxConfig('local').storage.bucketName}/${prefix} is running (workflow ${workflowId}): two backups cannot run at once on a cluster`,
+      `medusa: another backup or restore of cluster ${loadSettings().clusterName}@${sandboxConfig('local').storage.bucketName}/${prefix} is running (workflow ${workflowId}): backups and restores of a cluster run one at a time`,
     ]);
     // Refused by the workflow itself (as a start from the UI or a schedule would be), before any snapshot.
     const refused = await client.workflow.getHandle(`medusa-backup-cluster/${nameOf('other')}`).describe();

@@ -10,6 +10,7 @@
  * - a node whose data directory was wiped, restored alone: metrics.readings (replication factor 1,
  *   so no other replica holds that node's share) comes back whole;
  * - a backup written by Python Medusa's own `medusa backup` restores with our workflow;
+ * - the CLI as operators run it (`medusa restore-cluster … -pr 2 --table ks.t`), and its one-line refusals;
  * - refusals: unknown backup, incomplete backup (and --force), another topology; a node that does
  *   not come back names itself, the step, and where the replaced files are.
  */
@@ -21,6 +22,7 @@ import { loadSettings } from '../../sandbox/settings';
 import { MedusaConfig } from '../../src/config/medusa-config';
 import { RestoreClusterInput, RestoreNodeInput, RestoreResult } from '../../src/workflows';
 import { Harness, sandboxConfig, startHarness } from '../support/backup-harness';
+import { lines, medusa } from '../support/cli';
 import { uniqueId } from '../support/env';
 import { NODES, onNode } from '../support/nodes';
 import { clusterBackupWithPythonMedusa } from '../support/python-medusa';
@@ -178,9 +180,15 @@ test('a backup written by Python Medusa restores with our restore-cluster', asyn
   await clusterBackupWithPythonMedusa({ prefix, backupName: 'rt-python', mode: 'differential' });
   await cql.execute(`TRUNCATE ${A}`);
 
-  const r = await restoreCluster({ backupName: 'rt-python', tables: [A] });
+  // With Medusa's verify step: [checks] query and expected_rows of the worker's medusa.ini.
+  const checking = sandboxConfig('local', { prefix });
+  Object.assign(checking.checks, { query: `SELECT v FROM ${A} WHERE k = 5`, expectedRows: 16 });
+  const { taskQueue: checkingQueue } = await h.worker(checking);
+
+  const r = await restoreCluster({ backupName: 'rt-python', tables: [A], verify: true }, checkingQueue);
 
   expect(r.nodes).toHaveLength(3);
+  expect(r.verified).toEqual({ query: `SELECT v FROM ${A} WHERE k = 5`, rows: 16 });
   expect((await sums([A]))[A]).toEqual(before[A]);
 }, 900_000);
 
@@ -217,3 +225,30 @@ test('a node that does not come back: the failure names the node, the step and w
   expect((await sums([A]))[A]).toEqual(before[A]);
   await onNode(node, 'rm -rf /var/lib/cassandra/medusa-restore-*');
 }, 900_000);
+
+test('the CLI: restore-cluster --table as operators run it, and one line for each bad input', async () => {
+  const before = await sums([A]);
+  await cql.execute(`TRUNCATE ${A}`);
+  const cli = (args: string[]) => medusa(['--prefix', prefix, ...args, '--task-queue', taskQueue]);
+
+  const ok = await cli(['restore-cluster', '--backup-name', 'rt-diff', '--seed-target', NODES[0], '--table', A, '-pr', '2']);
+
+  expect(ok.code).toBe(0);
+  expect(lines(ok.stdout)).toEqual([
+    ...[...NODES].sort().map((n) => expect.stringMatching(new RegExp(`^restored rt-diff on ${n.replace(/\./g, '\\.')}: 1 tables, \\d+ files, `))),
+    'restore of rt-diff done (online): 3 nodes',
+  ]);
+  expect((await sums([A]))[A]).toEqual(before[A]);
+
+  const refusals: [string[], RegExp, number][] = [
+    [['restore-cluster', '--backup-name', 'rt-diff'], /^medusa: give either --seed-target or --host-list/, 2],
+    [['restore-cluster', '--backup-name', 'rt-diff', '--seed-target', NODES[0], '-pr', '0'], /^medusa: --parallel-restores must be a whole number ≥ 1, not 0$/, 2],
+    [['restore-node', '--backup-name', 'rt-diff', '--remote'], /^medusa: restoring onto another host \(--remote\) is not supported yet/, 2],
+    [['restore-node', '--backup-name', 'rt-diff', '--online', '--offline'], /^medusa: --online and --offline cannot be used together$/, 2],
+    [['restore-cluster', '--backup-name', 'rt-none', '--seed-target', NODES[0]], /^medusa: restore of rt-none failed: .*rt-none/, 1],
+  ];
+  for (const [args, message, code] of refusals) {
+    const r = await cli(args);
+    expect({ args, code: r.code, last: lines(r.stderr.trim()).pop() }).toEqual({ args, code, last: expect.stringMatching(message) });
+  }
+}, 600_000);
