@@ -77,3 +77,18 @@ test('a real file: booleans and comments are read as Medusa reads them; a missin
   expect(c.checks.enableMd5Checks).toBe(true);
   expect(() => loadMedusaConfig(join(dir, 'nope.ini'))).toThrow(`config file ${join(dir, 'nope.ini')} does not exist (set --config-file or MEDUSA_CONFIG_FILE)`);
 });
+
+test('restore settings: Medusa\'s start/stop commands and sudo by default, the verify query from [checks]', () => {
+  const d = buildMedusaConfig('f.ini', minimal, {}, env);
+  expect(d.cassandra).toMatchObject({ startCmd: 'sudo service cassandra start', stopCmd: 'sudo service cassandra stop' });
+  expect(d.storage.useSudoForRestore).toBe(true);
+  const c = buildMedusaConfig('f.ini', {
+    storage: { ...minimal.storage, use_sudo_for_restore: 'False' },
+    cassandra: { start_cmd: '/opt/cassandra/bin/cassandra-start', stop_cmd: 'systemctl stop cassandra' },
+    checks: { query: 'SELECT * FROM ks.t LIMIT 1', expected_rows: '1', expected_result: 'x' },
+  }, {}, env);
+  expect(c.storage.useSudoForRestore).toBe(false);
+  expect(c.cassandra).toMatchObject({ startCmd: '/opt/cassandra/bin/cassandra-start', stopCmd: 'systemctl stop cassandra' });
+  expect(c.checks).toMatchObject({ query: 'SELECT * FROM ks.t LIMIT 1', expectedRows: 1, expectedResult: 'x' });
+  expect(() => buildMedusaConfig('f.ini', { ...minimal, checks: { expected_rows: 'many' } }, {}, env)).toThrow(ConfigError);
+});
