@@ -16,6 +16,9 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { Client } from 'cassandra-driver';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { checksumAll, TableChecksum, TABLES } from '../../sandbox/data';
 import { cqlClusterClient } from '../../sandbox/parts/cassandra';
 import { loadSettings } from '../../sandbox/settings';
@@ -239,6 +242,13 @@ test('the CLI: restore-cluster --table as operators run it, and one line for eac
     'restore of rt-diff done (online): 3 nodes',
   ]);
   expect((await sums([A]))[A]).toEqual(before[A]);
+
+  // Medusa's --host-list (seed,target,source): only the nodes listed are restored.
+  const list = join(mkdtempSync(join(tmpdir(), 'hosts-')), 'hosts.txt');
+  writeFileSync(list, `# one node only\nTrue,${NODES[0]},${NODES[0]}\n\n`);
+  const one = await cli(['restore-cluster', '--backup-name', 'rt-diff', '--host-list', list, '--keyspace', KS, '--online']);
+  expect(one.code).toBe(0);
+  expect(lines(one.stdout)).toEqual([expect.stringMatching(new RegExp(`^restored rt-diff on ${NODES[0].replace(/\./g, '\\.')}: 2 tables, `)), 'restore of rt-diff done (online): 1 node']);
 
   const refusals: [string[], RegExp, number][] = [
     [['restore-cluster', '--backup-name', 'rt-diff'], /^medusa: give either --seed-target or --host-list/, 2],
