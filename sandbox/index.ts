@@ -15,7 +15,7 @@ import { startSshHosts } from './parts/ssh-hosts';
 import { startTemporal } from './parts/temporal';
 import { current, isRunning, SandboxError, Started, stopProcess } from './proc';
 import {
-  installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION, CASSANDRA_MEDUSA_VERSION, pythonMedusaBin,
+  hostAddress, Ring, ringHosts, installScript, SandboxSettings, TEMPORAL_CLI_VERSION, VERSITYGW_VERSION, CASSANDRA_VERSION, CASSANDRA_MEDUSA_VERSION, pythonMedusaBin,
 } from './settings';
 
 const run = promisify(execFile);
@@ -134,8 +134,51 @@ export async function loadSampleData(s: SandboxSettings, log: (line: string) => 
   return true;
 }
 
+function secondRingStateFile(s: SandboxSettings): string {
+  return join(s.dir, 'second-ring-state.json');
+}
+
+/** The second cluster's hosts: the `count` addresses after the sandbox's own, another cluster name, other tokens. */
+export function secondRing(s: SandboxSettings, count = s.hosts): Ring {
+  return { first: s.hosts, count, clusterName: `${s.clusterName}-2`, tokenOffset: 1_000_003n };
+}
+
+/**
+ * Starts a second Cassandra cluster of `count` nodes (SSH host and node each, like the sandbox's own) on the
+ * addresses after the sandbox's, with empty data: the "other hosts of the same size" a backup is restored
+ * onto. Stopped (and its data removed) by {@link stopSecondRing}, and by `down`.
+ */
+export async function startSecondRing(s: SandboxSettings, count = s.hosts): Promise<Ring> {
+  const ring = secondRing(s, count);
+  await stopSecondRing(s);
+  for (const i of ringHosts(ring)) rmSync(join(s.hostsDir, hostAddress(i)), { recursive: true, force: true });
+  const state: State = { hosts: count, processes: [] };
+  const track = (p: Started) => {
+    state.processes.push(p);
+    writeFileSync(secondRingStateFile(s), JSON.stringify(state, null, 2) + '\n');
+  };
+  try {
+    const sshd = await startSshHosts(s, track, ring);
+    await startCassandra(s, sshd, track, ring);
+  } catch (e) {
+    await stopSecondRing(s);
+    throw e;
+  }
+  return ring;
+}
+
+export async function stopSecondRing(s: SandboxSettings): Promise<void> {
+  const f = secondRingStateFile(s);
+  if (!existsSync(f)) return;
+  const state = JSON.parse(readFileSync(f, 'utf8')) as State;
+  for (const p of [...state.processes].reverse()) await stopProcess(p);
+  rmSync(f, { force: true });
+  for (let k = 0; k < state.hosts; k++) rmSync(join(s.hostsDir, hostAddress(s.hosts + k)), { recursive: true, force: true });
+}
+
 /** Stops every process the sandbox started; data and keys stay unless `purge`. */
 export async function down(s: SandboxSettings, opts: { purge?: boolean } = {}): Promise<string[]> {
+  await stopSecondRing(s);
   const state = readState(s);
   const stopped: string[] = [];
   for (const p of [...(state?.processes ?? [])].reverse()) {

@@ -67,6 +67,27 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): SandboxSetti
   };
 }
 
+/**
+ * A set of hosts that form one Cassandra cluster: the sandbox's own (hosts 0 … N−1), or a second one
+ * started on the following addresses by the restore tests, as the "other hosts" a backup is restored onto.
+ */
+export interface Ring {
+  first: number;
+  count: number;
+  clusterName: string;
+  /** Added to the balanced tokens, so that a second ring owns other tokens than the first. */
+  tokenOffset: bigint;
+}
+
+export function mainRing(s: SandboxSettings): Ring {
+  return { first: 0, count: s.hosts, clusterName: s.clusterName, tokenOffset: 0n };
+}
+
+/** The host indexes of a ring. */
+export function ringHosts(r: Ring): number[] {
+  return Array.from({ length: r.count }, (_, k) => r.first + k);
+}
+
 /** Loopback address of SSH host i (0-based): 127.0.0.2, 127.0.0.3, … */
 export function hostAddress(i: number): string {
   return `127.0.0.${i + 2}`;

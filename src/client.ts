@@ -126,7 +126,7 @@ export function buildProgram(): Command {
     .requiredOption('--backup-name <name>', 'backup name')
     .option('--temp-dir <dir>', 'directory on the node for the restore directory (absolute path; default: next to the node\'s data directory)')
     .option('--in-place', 'restore onto the node the backup was taken from (the default; the only kind supported)')
-    .option('--remote', 'restore onto another host: not supported yet')
+    .option('--remote', 'not here: restore-cluster restores onto other hosts (a whole cluster of the same size)')
     .option('--keep-auth', 'keep system_auth as found on the node: cannot be used with --in-place, as in Medusa', false)
     .option('--seeds <list>', 'accepted for Medusa compatibility and ignored: the node is started on its own and waited for')
     .option('--verify', 'after the restore, run the [checks] query of medusa.ini against the node', false)
@@ -143,16 +143,17 @@ export function buildProgram(): Command {
     });
 
   program.command('restore-cluster')
-    .description('restore every node of a backup in place (the cluster it was taken from), as a Temporal workflow, and follow it to the end. '
+    .description('restore every node of a backup in place (the cluster it was taken from) or onto another cluster of the same size (each target '
+      + 'pinned to its source node\'s tokens), as a Temporal workflow, and follow it to the end. '
       + 'Offline (the default): every node downloads while Cassandra runs, then the nodes are stopped, their tables swapped for the downloaded ones, '
       + 'and they are started again one at a time in token order; online (the default with --keyspace/--table): nodetool import the tables into the '
       + 'running nodes, no restart. Holds the cluster lock: no backup of the cluster runs meanwhile')
     .requiredOption('--backup-name <name>', 'backup name')
-    .option('--seed-target <host>', 'a node of the cluster to restore (reads its token ring); this or --host-list')
+    .option('--seed-target <host>', 'a node of the cluster to restore onto (reads its token ring): the backup\'s own cluster, or another of the same size; this or --host-list')
     .option('--host-list <file>', 'file listing the nodes, one line each: seed,target,source (seed True or False; target and source the same node: '
-      + 'restoring onto other hosts is not supported yet); this or --seed-target')
+      + 'a source other than its target restores onto other hosts: every node of that cluster must be listed); this or --seed-target')
     .option('--temp-dir <dir>', 'directory on each node for its restore directory (absolute path; default: next to the node\'s data directory)')
-    .option('--keep-auth', 'keep system_auth as found on the nodes: accepted, and ignored for an in-place restore', false)
+    .option('--keep-auth', 'onto other hosts: keep their system_auth (users, roles) instead of the backup\'s; ignored in place', false)
     .option('-y, --bypass-checks', 'accepted for Medusa compatibility: nothing asks for confirmation', false)
     .option('--verify', 'after the restore, run the [checks] query of medusa.ini against the cluster', false)
     .option('--no-verify', 'do not verify (the default)')

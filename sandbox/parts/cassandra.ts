@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Client, ExecutionProfile, policies, types } from 'cassandra-driver';
 import { SandboxError, startDaemon, Started, waitReady } from '../proc';
-import { cassandraLib, hostAddress, installScript, SandboxSettings } from '../settings';
+import { cassandraLib, hostAddress, installScript, mainRing, Ring, ringHosts, SandboxSettings } from '../settings';
 import { hostPath } from './ssh-hosts';
 
 export const NATIVE_PORT = 9042;
@@ -86,11 +86,11 @@ function serverOptions(s: SandboxSettings, i: number): string[] {
   ];
 }
 
-function cassandraYaml(s: SandboxSettings, i: number, token: bigint): string {
+function cassandraYaml(ring: Ring, i: number, token: bigint): string {
   const address = hostAddress(i);
-  const seeds = Array.from({ length: s.hosts }, (_, j) => `${hostAddress(j)}:${STORAGE_PORT}`).join(',');
+  const seeds = ringHosts(ring).map((j) => `${hostAddress(j)}:${STORAGE_PORT}`).join(',');
   return `# cassandra.yaml of sandbox node ${address} (written by the sandbox; see sandbox/parts/cassandra.ts)
-cluster_name: '${s.clusterName}'
+cluster_name: '${ring.clusterName}'
 num_tokens: 1
 initial_token: '${token}'
 auto_bootstrap: false
@@ -193,14 +193,14 @@ echo "Cassandra stopped (pid $pid)"
 `;
 
 /** Writes each node's configuration, nodetool, start/stop commands and directories into its host's private file system. */
-export function prepareCassandra(s: SandboxSettings, java: string): void {
+export function prepareCassandra(s: SandboxSettings, java: string, ring: Ring = mainRing(s)): void {
   const lib = cassandraLib(s);
   if (!existsSync(`${lib}/jamm-0.4.0.jar`)) throw new SandboxError(`Cassandra jars are missing in ${lib}: run sandbox/install.sh cassandra`);
-  const tokens = balancedTokens(s.hosts);
-  for (let i = 0; i < s.hosts; i++) {
+  const tokens = balancedTokens(ring.count).map((t) => t + ring.tokenOffset);
+  for (const i of ringHosts(ring)) {
     const at = (p: string) => hostPath(s, hostAddress(i), p);
     for (const d of ['/var/lib/cassandra/data', '/var/lib/cassandra/commitlog', '/var/log/cassandra', `${HOME}/bin`]) mkdirSync(at(d), { recursive: true });
-    writeFileSync(at('/etc/cassandra/cassandra.yaml'), cassandraYaml(s, i, tokens[i]));
+    writeFileSync(at('/etc/cassandra/cassandra.yaml'), cassandraYaml(ring, i, tokens[i - ring.first]));
     writeFileSync(at('/etc/cassandra/logback.xml'), LOGBACK);
     writeFileSync(at('/etc/cassandra/logback-tools.xml'), LOGBACK_TOOLS);
     writeFileSync(at('/etc/cassandra/jvm-server.options'), serverOptions(s, i).join('\n') + '\n');
@@ -254,16 +254,16 @@ export function nodetool(s: SandboxSettings, i: number, args: string[]): string 
 }
 
 /** Starts every node at once inside its SSH host's namespaces; resolves when all answer CQL and see each other Up/Normal. */
-export async function startCassandra(s: SandboxSettings, sshd: Started[], track: (p: Started) => void): Promise<void> {
+export async function startCassandra(s: SandboxSettings, sshd: Started[], track: (p: Started) => void, ring: Ring = mainRing(s)): Promise<void> {
   const java = javaBin();
-  prepareCassandra(s, java);
+  prepareCassandra(s, java, ring);
   const nodes: Started[] = [];
-  for (let i = 0; i < s.hosts; i++) {
+  for (const i of ringHosts(ring)) {
     const address = hostAddress(i);
     const p = startDaemon({
       part: `Cassandra node ${address}`,
       command: 'nsenter',
-      args: ['--target', String(sshd[i].pid), '--mount', '--uts', '--', java, '@/etc/cassandra/jvm-server.options', 'org.apache.cassandra.service.CassandraDaemon'],
+      args: ['--target', String(sshd[i - ring.first].pid), '--mount', '--uts', '--', java, '@/etc/cassandra/jvm-server.options', 'org.apache.cassandra.service.CassandraDaemon'],
       log: hostPath(s, address, '/var/log/cassandra/system.log'),
     });
     // nsenter execs java: this pid is the node's, the one its stop_cmd reads. A node restarted by its
@@ -273,13 +273,13 @@ export async function startCassandra(s: SandboxSettings, sshd: Started[], track:
     track(p);
     nodes.push(p);
   }
-  await Promise.all(nodes.map((p, i) => waitReady(p, () => cqlAnswers(hostAddress(i)), 300_000)));
+  await Promise.all(nodes.map((p, k) => waitReady(p, () => cqlAnswers(hostAddress(ring.first + k)), 300_000)));
   // Every node must see every node Up/Normal: a coordinator that still thinks a peer is down
   // refuses writes at consistency ALL (the sample data load).
-  for (let i = 0; i < s.hosts; i++) {
-    await waitReady(nodes[i], async () => {
+  for (const i of ringHosts(ring)) {
+    await waitReady(nodes[i - ring.first], async () => {
       const up = nodetool(s, i, ['status']).split('\n').filter((l) => /^UN\s/.test(l)).length;
-      return up === s.hosts;
+      return up === ring.count;
     }, 120_000);
   }
 }

@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertPortFree, portOpen, SandboxError, startDaemon, Started, waitReady } from '../proc';
-import { hostAddress, SandboxSettings } from '../settings';
+import { hostAddress, mainRing, Ring, ringHosts, SandboxSettings } from '../settings';
 
 /** The paths each host sees privately (mount points are created empty on the real machine if missing). */
 export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra', '/opt/cassandra'];
@@ -72,14 +72,14 @@ function sshdConfig(s: SandboxSettings, address: string, paths: SshPaths): strin
   ].join('\n');
 }
 
-/** Creates keys, known_hosts and per-host directories; idempotent. */
-export function prepareSshHosts(s: SandboxSettings): SshPaths {
+/** Creates keys, known_hosts entries and per-host directories of a ring's hosts; idempotent. */
+export function prepareSshHosts(s: SandboxSettings, ring: Ring = mainRing(s)): SshPaths {
   const paths = sshPaths(s);
   mkdirSync(paths.dir, { recursive: true });
   keygen(paths.key, 'medusa-sandbox-client');
   writeFileSync(paths.authorizedKeys, readFileSync(`${paths.key}.pub`));
   const known: string[] = [];
-  for (let i = 0; i < s.hosts; i++) {
+  for (const i of ringHosts(ring)) {
     const address = hostAddress(i);
     const dir = hostDir(s, address);
     for (const p of PRIVATE_PATHS) mkdirSync(hostPath(s, address, p), { recursive: true });
@@ -89,21 +89,24 @@ export function prepareSshHosts(s: SandboxSettings): SshPaths {
     const name = s.sshPort === 22 ? address : `[${address}]:${s.sshPort}`;
     known.push(`${name} ${type} ${blob}`);
   }
-  writeFileSync(paths.knownHosts, known.join('\n') + '\n');
+  // Entries of hosts outside this ring (the other ring's) stay.
+  const names = new Set(known.map((l) => l.split(' ')[0]));
+  const others = existsSync(paths.knownHosts) ? readFileSync(paths.knownHosts, 'utf8').split('\n').filter((l) => l && !names.has(l.split(' ')[0])) : [];
+  writeFileSync(paths.knownHosts, [...others, ...known].join('\n') + '\n');
   return paths;
 }
 
-export async function startSshHosts(s: SandboxSettings, track: (p: Started) => void): Promise<Started[]> {
+export async function startSshHosts(s: SandboxSettings, track: (p: Started) => void, ring: Ring = mainRing(s)): Promise<Started[]> {
   if (!existsSync(SSHD)) throw new SandboxError(`${SSHD} is missing: run sandbox/install.sh ssh (installs openssh-server)`);
-  for (let i = 0; i < s.hosts; i++) await assertPortFree(hostAddress(i), s.sshPort, `SSH host ${hostAddress(i)}`, 'SANDBOX_SSH_PORT');
+  for (const i of ringHosts(ring)) await assertPortFree(hostAddress(i), s.sshPort, `SSH host ${hostAddress(i)}`, 'SANDBOX_SSH_PORT');
   const hidden = PRIVATE_PATHS.find((p) => s.dir === p || s.dir.startsWith(`${p}/`));
   if (hidden) throw new SandboxError(`the sandbox directory ${s.dir} is inside ${hidden}, which each SSH host mounts privately; set MEDUSA_SANDBOX_DIR elsewhere`);
-  prepareSshHosts(s);
+  prepareSshHosts(s, ring);
   // sshd as root insists on its privilege-separation directory.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   for (const p of PRIVATE_PATHS) mkdirSync(p, { recursive: true });
   const started: Started[] = [];
-  for (let i = 0; i < s.hosts; i++) {
+  for (const i of ringHosts(ring)) {
     const address = hostAddress(i);
     const dir = hostDir(s, address);
     const binds = PRIVATE_PATHS.map((p) => `mount --bind '${hostPath(s, address, p)}' '${p}'`).join(' && ');
@@ -118,8 +121,8 @@ export async function startSshHosts(s: SandboxSettings, track: (p: Started) => v
     track(p);
     started.push(p);
   }
-  for (let i = 0; i < s.hosts; i++) {
-    await waitReady(started[i], () => portOpen(hostAddress(i), s.sshPort), 20_000);
+  for (const i of ringHosts(ring)) {
+    await waitReady(started[i - ring.first], () => portOpen(hostAddress(i), s.sshPort), 20_000);
   }
   return started;
 }

@@ -227,7 +227,7 @@ export class RestoreView {
 
 /** Lines for stdout: one per node restored, then the summary. */
 export function restoreSummary(r: RestoreResult): string[] {
-  const lines = r.nodes.map((n) => `restored ${r.backupName} on ${n.fqdn}: ${n.tables} tables, ${n.files} files, ${humanBytes(n.bytes)} (${humanBytes(n.downloadedBytes)} downloaded)`);
+  const lines = r.nodes.map((n) => `restored ${r.backupName} on ${n.fqdn}${n.source ? ` (from ${n.source})` : ''}: ${n.tables} tables, ${n.files} files, ${humanBytes(n.bytes)} (${humanBytes(n.downloadedBytes)} downloaded)`);
   let summary = `restore of ${r.backupName} done (${r.mode}): ${r.nodes.length} node${r.nodes.length === 1 ? '' : 's'}`;
   if (r.skipped.length) summary += `; skipped: ${r.skipped.join(', ')}`;
   if (r.verified) summary += `; verified: ${r.verified.rows} rows from ${r.verified.query}`;
@@ -258,7 +258,7 @@ async function followRestore(session: TemporalSession, handle: WorkflowHandle, n
 
 export async function restoreNodeCommand(o: RestoreNodeCommandOptions): Promise<void> {
   const { mode, tempDir } = checkCommon(o);
-  if (o.remote) throw new ExitError('restoring onto another host (--remote) is not supported yet; restore in place', 2);
+  if (o.remote) throw new ExitError('restore-node restores in place; to restore onto other hosts use restore-cluster (--seed-target of the other cluster, or --host-list)', 2);
   // As in Medusa: in place, the restored system_auth replaces the node's own.
   if (o.keepAuth) throw new ExitError('--keep-auth cannot be used with --in-place', 2);
   const config = loadMedusaConfig(o.configFile, o.overrides);
@@ -306,7 +306,7 @@ export async function restoreClusterCommand(o: RestoreClusterCommandOptions): Pr
   const name = o.backupName;
   const input: RestoreClusterInput = {
     backupName: name, seedTarget: o.seedTarget, hostList, keyspaces: o.keyspace, tables: o.table, mode, tempDir, verify: o.verify,
-    parallelRestores, force: o.force, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
+    parallelRestores, force: o.force, keepAuth: o.keepAuth, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
     nodeWorkers: config.orchestration.nodeAccess === 'worker',
   };
   const session = await openCommandSession(config, o.taskQueue, true);

@@ -18,6 +18,8 @@ export interface DownloadNodeInput {
   backupName: string;
   /** The node whose backup is downloaded, and onto which (Medusa downloads this node's own backup onto it). */
   fqdn: string;
+  /** The node written to, when it is not `fqdn` (a restore onto other hosts); default: `fqdn`. */
+  targetFqdn?: string;
   /** Absolute path of an existing directory on the node. */
   destination: string;
   /** Medusa's --keyspace (repeatable): whole keyspaces. */
@@ -101,7 +103,7 @@ async function runDownloadNode(input: DownloadNodeInput): Promise<DownloadNodeRe
   const runKey = `${info.workflowId}-${info.runId.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_');
   const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${runKey}`;
   const request = {
-    backupName: input.backupName, fqdn: input.fqdn, bucketName: input.bucketName, prefix: input.prefix, destination: input.destination,
+    backupName: input.backupName, fqdn: input.fqdn, targetFqdn: input.targetFqdn, bucketName: input.bucketName, prefix: input.prefix, destination: input.destination,
     keyspaces: input.keyspaces ?? [], tables: input.tables ?? [], ignoreSystemKeyspaces: input.ignoreSystemKeyspaces ?? false, workDir,
   };
   try {
@@ -113,7 +115,7 @@ async function runDownloadNode(input: DownloadNodeInput): Promise<DownloadNodeRe
       progress.plan = plan;
       progress.phase = 'downloading';
       try {
-        result = await transfer.downloadFiles({ fqdn: input.fqdn, bucketName: input.bucketName, planPath: plan.planPath });
+        result = await transfer.downloadFiles({ fqdn: input.targetFqdn ?? input.fqdn, bucketName: input.bucketName, planPath: plan.planPath });
         break;
       } catch (err) {
         // The plan file vanished from the node (temp dir cleaned): plan again, once.
@@ -132,6 +134,6 @@ async function runDownloadNode(input: DownloadNodeInput): Promise<DownloadNodeRe
     throw err;
   } finally {
     // The plan is only a work file: gone after success, failure and cancellation alike.
-    await CancellationScope.nonCancellable(() => steps.removeDownloadWorkDir({ fqdn: input.fqdn, workDir }).catch(() => undefined));
+    await CancellationScope.nonCancellable(() => steps.removeDownloadWorkDir({ fqdn: input.targetFqdn ?? input.fqdn, workDir }).catch(() => undefined));
   }
 }

@@ -67,14 +67,21 @@ export interface RestoreClusterInput extends RestoreOptions {
   force?: boolean;
   /** Node workers (true) or SSH (false); default: `[orchestration] node_access` of the worker. */
   nodeWorkers?: boolean;
+  /** Onto other hosts: keep the target cluster's system_auth (users, roles) instead of the backup's. */
+  keepAuth?: boolean;
 }
 
 export type NodeRestorePhase =
-  | 'waiting' | 'preparing' | 'downloading' | 'downloaded' | 'stopping' | 'stopped' | 'swapping' | 'swapped' | 'starting'
+  | 'waiting' | 'preparing' | 'downloading' | 'downloaded' | 'stopping' | 'stopped' | 'swapping' | 'swapped' | 'pinning' | 'starting'
   | 'importing' | 'verifying' | 'cleaning' | 'done' | 'failed';
 
 export interface NodeRestoreStatus {
+  /** The node restored onto. */
   fqdn: string;
+  /** The backup node it receives (absent: itself). */
+  source?: string;
+  /** Onto another host: the tokens it is started with. */
+  pinTokens?: string[];
   taskQueue?: string;
   phase: NodeRestorePhase;
   /** Where the restore keeps its files on the node (known after preparing). */
@@ -97,7 +104,7 @@ export interface RestoreProgress {
 export interface RestoreResult {
   backupName: string;
   mode: RestoreMode;
-  nodes: { fqdn: string; tables: number; files: number; bytes: number; downloadedBytes: number }[];
+  nodes: { fqdn: string; source?: string; tables: number; files: number; bytes: number; downloadedBytes: number }[];
   /** Nodes of an incomplete backup that were not restored (restore-cluster with force). */
   skipped: string[];
   verified?: { query: string; rows: number };
@@ -155,7 +162,7 @@ class NodeSteps {
   private readonly waits;
   layout?: RestoreLayout;
 
-  constructor(readonly status: NodeRestoreStatus, private readonly o: RestoreOptions, private readonly mode: RestoreMode) {
+  constructor(readonly status: NodeRestoreStatus, private readonly o: RestoreOptions & { keepAuth?: boolean }, private readonly mode: RestoreMode) {
     const taskQueue = status.taskQueue ?? workflowInfo().taskQueue;
     const onNode = status.taskQueue ? { scheduleToStartTimeout: positive(o.nodeStartTimeoutSeconds, 300, 'nodeStartTimeoutSeconds') * 1000 } : {};
     this.steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '30 minutes', retry: RETRY });
@@ -189,7 +196,7 @@ class NodeSteps {
     const r = await this.step('downloading', 'downloading the backup', () => executeChild(downloadNode, {
       workflowId: `${workflowInfo().workflowId}/download/${this.status.fqdn}`,
       args: [{
-        backupName: this.o.backupName, fqdn: this.status.fqdn, destination: layout.downloadDir, keyspaces: this.o.keyspaces, tables: this.o.tables,
+        backupName: this.o.backupName, fqdn: this.status.source ?? this.status.fqdn, targetFqdn: this.status.fqdn, destination: layout.downloadDir, keyspaces: this.o.keyspaces, tables: this.o.tables,
         // A table restore never drags the system keyspaces along (Medusa's #823); nor does an import.
         ignoreSystemKeyspaces: filtered || this.mode === 'online',
         tempDir: layout.stagingDir, bucketName: this.o.bucketName, prefix: this.o.prefix, nodeTaskQueue: this.status.taskQueue,
@@ -206,9 +213,15 @@ class NodeSteps {
   }
 
   async swap(): Promise<void> {
-    await this.step('swapping', 'putting the restored files in place', () => this.steps.swapTables({ layout: this.layout!, clearCommitlog: true }),
-      () => `the node is down with its tables partly restored; ${this.aside()}; rerun the restore to finish`);
+    const other = this.status.pinTokens !== undefined;
+    await this.step('swapping', 'putting the restored files in place', () => this.steps.swapTables({
+      layout: this.layout!, clearCommitlog: true, ...(other ? { otherHost: { keepAuth: this.o.keepAuth ?? false } } : {}),
+    }), () => `the node is down with its tables partly restored; ${this.aside()}; rerun the restore to finish`);
     this.status.phase = 'swapped';
+    if (other) {
+      await this.step('pinning', 'pinning the backup\'s tokens in cassandra.yaml', () => this.steps.pinTokens({ layout: this.layout!, tokens: this.status.pinTokens! }),
+        () => `the node is down with the backup's files in place; ${this.aside()}`);
+    }
   }
 
   async start(): Promise<void> {
@@ -249,11 +262,14 @@ async function cleanupUntouched(nodes: NodeSteps[]): Promise<void> {
 }
 
 /** Restores `targets` (in token order); shared by restore-node (one target) and restore-cluster. */
-async function restoreNodes(o: RestoreOptions, targets: { fqdn: string; taskQueue?: string }[], parallel: number, progress: RestoreProgress): Promise<RestoreResult> {
+async function restoreNodes(o: RestoreOptions & { keepAuth?: boolean }, targets: { fqdn: string; taskQueue?: string }[], parallel: number, progress: RestoreProgress): Promise<RestoreResult> {
   const mode = progress.mode;
   const info = workflowInfo();
   const runKey = `${info.runId.slice(0, 8)}`;
   const nodes = targets.map((t) => new NodeSteps(progress.nodes.find((s) => s.fqdn === t.fqdn)!, o, mode));
+  if (mode === 'online' && progress.nodes.some((n) => n.pinTokens)) {
+    throw ApplicationFailure.nonRetryable('a restore onto other hosts is offline only (their tokens change): use --offline', 'BadInput');
+  }
   let verified: RestoreResult['verified'];
   try {
     progress.stage = 'downloading';
@@ -294,7 +310,7 @@ async function restoreNodes(o: RestoreOptions, targets: { fqdn: string; taskQueu
   progress.stage = 'done';
   return {
     backupName: o.backupName, mode, skipped: [], verified,
-    nodes: nodes.map((n) => ({ fqdn: n.status.fqdn, tables: n.status.tables ?? 0, files: n.status.files ?? 0, bytes: n.status.bytes ?? 0, downloadedBytes: n.status.downloadedBytes ?? 0 })),
+    nodes: nodes.map((n) => ({ fqdn: n.status.fqdn, ...(n.status.source && n.status.source !== n.status.fqdn ? { source: n.status.source } : {}), tables: n.status.tables ?? 0, files: n.status.files ?? 0, bytes: n.status.bytes ?? 0, downloadedBytes: n.status.downloadedBytes ?? 0 })),
   };
 }
 
@@ -329,7 +345,9 @@ export async function restoreCluster(input: RestoreClusterInput): Promise<Restor
     const c = cause(err);
     throw ApplicationFailure.create({ message: c.message, type: c.type ?? 'RestoreFailed', nonRetryable: true });
   }
-  progress.nodes = plan.nodes.map((n) => ({ fqdn: n.fqdn, taskQueue: n.taskQueue, phase: 'waiting' }));
+  progress.nodes = plan.nodes.map((n) => ({
+    fqdn: n.fqdn, taskQueue: n.taskQueue, phase: 'waiting', ...(n.source !== n.fqdn ? { source: n.source } : {}), ...(n.pinTokens ? { pinTokens: n.pinTokens } : {}),
+  }));
   const lock = await acquireClusterLock(plan.lockId, plan.lockId.slice(plan.lockId.indexOf('/') + 1));
   try {
     const r = await restoreNodes(input, plan.nodes, parallel, progress);

@@ -7,6 +7,8 @@
  *   file of the system keyspaces or of the other table changes;
  * - offline restore of the whole cluster from a full backup after truncating tables: nodes stopped,
  *   swapped, started one at a time; every table's checksum as before;
+ * - onto a second cluster of the same size started for the test (other hosts, other tokens): each
+ *   node pinned to its source's tokens, every checksum as in the backup;
  * - a node whose data directory was wiped, restored alone: metrics.readings (replication factor 1,
  *   so no other replica holds that node's share) comes back whole;
  * - a backup written by Python Medusa's own `medusa backup` restores with our workflow;
@@ -20,8 +22,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checksumAll, TableChecksum, TABLES } from '../../sandbox/data';
-import { cqlClusterClient } from '../../sandbox/parts/cassandra';
-import { loadSettings } from '../../sandbox/settings';
+import { startSecondRing, stopSecondRing } from '../../sandbox/index';
+import { cqlClientFor, cqlClusterClient, DATACENTER } from '../../sandbox/parts/cassandra';
+import { hostAddress, loadSettings, ringHosts } from '../../sandbox/settings';
 import { MedusaConfig } from '../../src/config/medusa-config';
 import { RestoreClusterInput, RestoreNodeInput, RestoreResult } from '../../src/workflows';
 import { Harness, sandboxConfig, startHarness } from '../support/backup-harness';
@@ -107,6 +110,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopSecondRing(settings).catch(() => undefined);
   // Whatever a failed test left, the cluster must serve the next test file.
   await Promise.all(NODES.map((n) => onNode(n, 'cassandra-start').catch(() => undefined)));
   await waitClusterUp().catch(() => undefined);
@@ -164,6 +168,38 @@ test('offline restore of the whole cluster from a full backup after truncating t
   expect(await onNode(NODES[0], `ls /var/lib/cassandra/data/${KS}/a-*/snapshots | grep -c truncated`)).not.toBe('0\n');
 }, 900_000);
 
+test('onto another cluster of the same size (token pinning): each node takes its source\'s tokens, every checksum as in the backup', async () => {
+  const tables = [A, B, ...TABLES];
+  const expected = await sums(tables); // the cluster was just restored to rt-full
+  const ring = await startSecondRing(settings);
+  const targets = ringHosts(ring).map(hostAddress);
+  const other = new Client({ contactPoints: targets, localDataCenter: DATACENTER, socketOptions: { readTimeout: 30_000 } });
+  try {
+    const started = Date.now();
+    const r = await restoreCluster({ backupName: 'rt-full', seedTarget: targets[0] });
+    process.stderr.write(`offline restore of rt-full onto another cluster: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+
+    // Both rings are balanced (the second shifted): token order pairs node i with target i.
+    expect(r.nodes.map((n) => [n.source, n.fqdn])).toEqual(NODES.map((n, i) => [n, targets[i]]));
+    await other.connect();
+    expect(await checksumAll(other, tables)).toEqual(expected);
+    for (const [i, target] of targets.entries()) {
+      const own = cqlClientFor(target);
+      const source = cqlClientFor(NODES[i]);
+      try {
+        const tokensOf = async (c: Client) => [...((await c.execute('SELECT tokens FROM system.local')).rows[0].tokens as string[])].sort();
+        expect(await tokensOf(own)).toEqual(await tokensOf(source));
+      } finally {
+        await own.shutdown();
+        await source.shutdown();
+      }
+    }
+  } finally {
+    await other.shutdown();
+    await stopSecondRing(settings);
+  }
+}, 1_200_000);
+
 test('a node whose data directory was wiped comes back whole from restore-node (RF 1 data included)', async () => {
   const node = NODES[2];
   const before = await sums(['metrics.readings', A]);
@@ -206,8 +242,9 @@ test('refusals: unknown backup, incomplete backup (unless forced), another topol
   expect(forced.nodes.map((n) => n.fqdn)).toEqual([NODES[0]]);
   expect(forced.skipped).toEqual([NODES[1], NODES[2]]);
 
+  // Onto other hosts, every node of that cluster must get a backup node (else it keeps its tokens, overlapping).
   const moved = await failure(restoreCluster({ backupName: 'rt-diff', hostList: [{ seed: true, target: NODES[1], source: NODES[0] }] }));
-  expect(moved).toMatch(/127\.0\.0\.2 → 127\.0\.0\.3/);
+  expect(moved).toMatch(/does not fit the cluster of 127\.0\.0\.3: .*127\.0\.0\.2, 127\.0\.0\.4 would not/);
   expect(await failure(restoreCluster({ backupName: 'rt-diff', tables: ['nodot'] }))).toMatch(/<keyspace>\.<table>/);
 }, 600_000);
 
@@ -253,7 +290,7 @@ test('the CLI: restore-cluster --table as operators run it, and one line for eac
   const refusals: [string[], RegExp, number][] = [
     [['restore-cluster', '--backup-name', 'rt-diff'], /^medusa: give either --seed-target or --host-list/, 2],
     [['restore-cluster', '--backup-name', 'rt-diff', '--seed-target', NODES[0], '-pr', '0'], /^medusa: --parallel-restores must be a whole number ≥ 1, not 0$/, 2],
-    [['restore-node', '--backup-name', 'rt-diff', '--remote'], /^medusa: restoring onto another host \(--remote\) is not supported yet/, 2],
+    [['restore-node', '--backup-name', 'rt-diff', '--remote'], /^medusa: restore-node restores in place; to restore onto other hosts use restore-cluster/, 2],
     [['restore-node', '--backup-name', 'rt-diff', '--online', '--offline'], /^medusa: --online and --offline cannot be used together$/, 2],
     [['restore-cluster', '--backup-name', 'rt-none', '--seed-target', NODES[0]], /^medusa: restore of rt-none failed: .*rt-none/, 1],
   ];

@@ -1,8 +1,9 @@
 /**
  * Planning `restore-cluster`, before anything on a node is touched: the backup must exist and be
  * complete (unless forced: then only its finished nodes are restored), and the cluster it goes
- * back to must be the one it came from — every node of the backup present with the same tokens.
- * Restoring onto other hosts (token pinning) is refused with one line, not attempted.
+ * back to must be the one it came from (every node of the backup present with the same tokens), or
+ * another cluster of the same size, whose nodes will be pinned to the backup's tokens (see
+ * plan/restore-mapping.ts).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { CatalogueError, getClusterBackup } from '../../catalogue/catalogue';
@@ -11,13 +12,11 @@ import { readTokenRing } from '../../cassandra/token-ring';
 import { ActivityContext } from '../context';
 import { cqlClient, fqdnOf } from '../cql';
 import { classify } from '../failures';
+import { mapRestore, MappingError, MappingHost } from '../../plan/restore-mapping';
 import { clusterLockId } from '../../shared/constants';
 
-export interface HostMapping {
-  seed: boolean;
-  target: string;
-  source: string;
-}
+export type { HostPair as HostMapping } from '../../plan/restore-mapping';
+import type { HostPair } from '../../plan/restore-mapping';
 
 export interface PlanClusterRestoreRequest {
   backupName: string;
@@ -26,15 +25,19 @@ export interface PlanClusterRestoreRequest {
   /** A node of the cluster to restore to; default: the worker's [storage] fqdn. */
   seedTarget?: string;
   /** Medusa's --host-list, parsed: which backup node goes to which target. */
-  hostList?: HostMapping[];
+  hostList?: HostPair[];
   /** Restore the finished nodes of an incomplete backup instead of refusing it. */
   force?: boolean;
   nodeWorkers?: boolean;
 }
 
 export interface RestoreTarget {
-  /** The node whose backup is restored, and (in place) the node it is restored onto. */
+  /** The node restored onto. */
   fqdn: string;
+  /** The backup node whose files it receives (the same node in place). */
+  source: string;
+  /** Onto another host: the source's tokens, which the target is started with (initial_token). */
+  pinTokens?: string[];
   datacenter: string;
   rack: string;
   firstToken: string;
@@ -59,11 +62,6 @@ export function makeClusterRestorePlanActivities(ctx: ActivityContext) {
     async planClusterRestore(r: PlanClusterRestoreRequest): Promise<ClusterRestorePlan> {
       const seed = r.hostList?.[0]?.target ?? r.seedTarget ?? ctx.config.storage.fqdn;
       return classify(seed, 'plan the cluster restore', async () => {
-        const moved = (r.hostList ?? []).filter((h) => h.source !== h.target);
-        if (moved.length) {
-          throw refuse(`restoring onto other hosts is not supported yet (${moved.map((h) => `${h.source} → ${h.target}`).join(', ')}): `
-            + 'only in-place restores, where every target is the node the backup was taken from', 'TopologyMismatch');
-        }
         const storage = ctx.storage(r.bucketName);
         const prefix = r.prefix ?? ctx.config.storage.prefix;
         const cluster = await getClusterBackup(storage, prefix, r.backupName).catch((err: unknown) => {
@@ -90,35 +88,26 @@ export function makeClusterRestorePlanActivities(ctx: ActivityContext) {
         } finally {
           await client.shutdown();
         }
-        const live = new Map<string, { tokens: bigint[]; datacenter: string; rack: string }>();
-        for (const n of ring) live.set(await fqdnOf(n.address, ctx.config.cassandra.resolveIpAddresses), n);
-        const wanted = r.hostList ? new Set(r.hostList.map((h) => h.source)) : undefined;
-        const problems: string[] = [];
-        const nodes: RestoreTarget[] = [];
-        for (const [fqdn, entry] of Object.entries(tokenmap)) {
-          if (skipped.includes(fqdn) || (wanted && !wanted.has(fqdn))) continue;
-          const now = live.get(fqdn);
-          if (!now) {
-            problems.push(`${fqdn} is not in the cluster`);
-            continue;
-          }
-          const key = (ts: bigint[]) => [...ts].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join(',');
-          if (key(now.tokens) !== key(entry.tokens)) {
-            problems.push(`${fqdn} owns ${now.tokens.length} token(s) starting ${String(now.tokens[0])}, the backup ${entry.tokens.length} starting ${String(entry.tokens[0])}`);
-            continue;
-          }
-          const first = now.tokens.reduce((a, b) => (b < a ? b : a), now.tokens[0] ?? 0n);
-          nodes.push({
-            fqdn, datacenter: now.datacenter, rack: now.rack, firstToken: first.toString(),
-            ...((r.nodeWorkers ?? ctx.config.orchestration.nodeAccess === 'worker') ? { taskQueue: nodeTaskQueueOf(ctx.config.orchestration, fqdn) } : {}),
-          });
+        const live: MappingHost[] = [];
+        for (const n of ring) live.push({ fqdn: await fqdnOf(n.address, ctx.config.cassandra.resolveIpAddresses), tokens: n.tokens, datacenter: n.datacenter, rack: n.rack });
+        const sources: MappingHost[] = Object.entries(tokenmap).filter(([f]) => !skipped.includes(f)).map(([fqdn, e]) => ({ fqdn, tokens: e.tokens }));
+        if (sources.length === 0) throw refuse(`backup ${r.backupName} has no node to restore`, 'BackupIncomplete');
+        let mapping;
+        try {
+          mapping = mapRestore(sources, live, r.hostList);
+        } catch (err) {
+          if (err instanceof MappingError) throw refuse(`backup ${r.backupName} does not fit the cluster of ${seed}: ${err.message}`, 'TopologyMismatch');
+          throw err;
         }
-        for (const h of r.hostList ?? []) if (!(h.source in tokenmap)) problems.push(`${h.source} (in the host list) has no backup in ${r.backupName}`);
-        if (problems.length) {
-          throw refuse(`backup ${r.backupName} does not fit the cluster of ${seed}: ${problems.join('; ')}`, 'TopologyMismatch');
-        }
-        if (nodes.length === 0) throw refuse(`backup ${r.backupName} has no node to restore`, 'BackupIncomplete');
-        nodes.sort((a, b) => (BigInt(a.firstToken) < BigInt(b.firstToken) ? -1 : 1));
+        const workers = r.nodeWorkers ?? ctx.config.orchestration.nodeAccess === 'worker';
+        const nodes: RestoreTarget[] = mapping.map((m) => {
+          const t = live.find((h) => h.fqdn === m.target)!;
+          return {
+            fqdn: m.target, source: m.source, datacenter: t.datacenter ?? '', rack: t.rack ?? '', firstToken: String(t.tokens.reduce((a, b) => (b < a ? b : a), t.tokens[0] ?? 0n)),
+            ...(m.pinTokens ? { pinTokens: m.pinTokens } : {}),
+            ...(workers ? { taskQueue: nodeTaskQueueOf(ctx.config.orchestration, m.target) } : {}),
+          };
+        });
         const lockId = clusterLockId(clusterName, r.bucketName ?? ctx.config.storage.bucketName, prefix);
         return { clusterName, lockId, backupType: await cluster.backupType(), nodes, skipped };
       });

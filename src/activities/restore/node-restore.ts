@@ -28,11 +28,23 @@ import { ActivityContext } from '../context';
 import { cqlClient } from '../cql';
 import { classify } from '../failures';
 import {
-  ImportResult, NodeStepRequest, PrepareRestoreRequest, RestoreLayout, SwapRequest, SwapResult, VerifyRestoreResult, WaitNodeRequest,
+  ImportResult, NodeStepRequest, PinTokensRequest, PrepareRestoreRequest, RestoreLayout, SwapRequest, SwapResult, VerifyRestoreResult, WaitNodeRequest,
 } from './types';
 
 /** Directories are `<ks>/<table>-<32 hex id>`: anything else found in a download is not restored. */
 const TABLE_DIR = /^[A-Za-z0-9_]+\/[A-Za-z0-9_]+-[0-9a-f]{32}$/;
+/** A node's identity (host id, tokens, what it knows of its peers): never copied onto another host. */
+const IDENTITY_TABLE = /^system\/(local|peers|peers_v2)-[0-9a-f]{32}$/;
+
+/** cassandra.yaml with its top-level `key:` lines replaced (or added at the end), everything else as it was. */
+export function setYamlKeys(text: string, values: Record<string, string>): string {
+  let out = text.endsWith('\n') || text === '' ? text : `${text}\n`;
+  for (const [key, value] of Object.entries(values)) {
+    const line = new RegExp(`^${key}:.*$`, 'm');
+    out = line.test(out) ? out.replace(line, `${key}: ${value}`) : `${out}${key}: ${value}\n`;
+  }
+  return out;
+}
 
 function parentOf(dir: string): string {
   const at = dir.replace(/\/+$/, '').lastIndexOf('/');
@@ -146,9 +158,17 @@ export function makeNodeRestoreActivities(ctx: ActivityContext) {
       const { layout } = r;
       return withNode(ctx, layout.fqdn, 'put the restored files in place', async (node) => {
         const found = await run(node, false, `cd ${shellQuote(layout.downloadDir)} && find . -mindepth 2 -maxdepth 2 -type d -printf '%P\\n'`, `listing ${layout.downloadDir}`);
-        const tables = found.split('\n').filter((t) => TABLE_DIR.test(t)).sort();
+        const notRestored = (t: string) => r.otherHost !== undefined && (IDENTITY_TABLE.test(t) || (r.otherHost.keepAuth && t.startsWith('system_auth/')));
+        const tables = found.split('\n').filter((t) => TABLE_DIR.test(t) && !notRestored(t)).sort();
         const q = shellQuote;
         let files = 0;
+        if (r.otherHost) {
+          // The target's own identity goes aside too: without a saved system.local it starts as a new
+          // member of its ring and takes the tokens of cassandra.yaml (pinned to the source's).
+          const aside = `${layout.stagingDir}/previous/system`;
+          await run(node, sudo(), `mkdir -p ${q(aside)} && for d in ${q(layout.dataDir)}/system/local-* ${q(layout.dataDir)}/system/peers-* ${q(layout.dataDir)}/system/peers_v2-*; do `
+            + `if [ -d "$d" ]; then mv -- "$d" ${q(aside)}/; fi; done`, 'setting the node\'s identity aside');
+        }
         for (const t of tables) {
           const from = `${layout.downloadDir}/${t}`;
           const live = `${layout.dataDir}/${t}`;
@@ -177,6 +197,24 @@ find ${q(live)} -type f ! -path '*/snapshots/*' ! -path '*/backups/*' | wc -l`;
           }
         }
         return { tables, files };
+      });
+    },
+
+    /** Onto another host: cassandra.yaml gets the source's tokens (the original is kept in the restore directory). */
+    async pinTokens(r: PinTokensRequest): Promise<void> {
+      const { layout } = r;
+      await withNode(ctx, layout.fqdn, 'pin the tokens', async (node) => {
+        if (r.tokens.length === 0 || !r.tokens.every((t) => /^-?\d+$/.test(t))) throw ApplicationFailure.nonRetryable(`bad tokens for ${layout.fqdn}: ${r.tokens.join(',')}`, 'BadInput');
+        const file = c().configFile;
+        const kept = `${layout.stagingDir}/cassandra.yaml.before-restore`;
+        // The original is saved once: a retry must not save the already pinned file over it.
+        if (!(await node.stat(kept))) await node.writeFile(kept, await node.readFile(file));
+        const text = (await node.readFile(kept)).toString('utf8');
+        const pinned = setYamlKeys(text, { initial_token: `'${r.tokens.join(',')}'`, num_tokens: String(r.tokens.length), auto_bootstrap: 'false' });
+        const next = `${layout.stagingDir}/cassandra.yaml.pinned`;
+        await node.writeFile(next, pinned);
+        // cp over the existing file keeps its owner and mode.
+        await run(node, sudo(), `cp -- ${shellQuote(next)} ${shellQuote(file)}`, `writing ${file}`);
       });
     },
 

@@ -88,23 +88,24 @@ export function makeDownloadPlanActivities(ctx: ActivityContext) {
           throw err;
         }
         const meta = await metaFiles(ctx, r, new Layout(prefix, r.fqdn));
-        const node = await ctx.openNode(r.fqdn);
+        const target = r.targetFqdn ?? r.fqdn;
+        const node = await ctx.openNode(target);
         try {
           const isDir = await node.exec(`test -d ${shellQuote(destination)}`);
-          if (isDir.code !== 0) throw nonRetryable(`${destination} is not a directory on ${r.fqdn}`, 'BadInput');
+          if (isDir.code !== 0) throw nonRetryable(`${destination} is not a directory on ${target}`, 'BadInput');
           const links = await node.exec(`find ${shellQuote(destination)} -mindepth 1 -type l -printf '%P\\n'`);
-          if (links.code !== 0) throw new Error(`find ${destination} on ${r.fqdn}: ${links.stderr.trim().split('\n')[0]}`);
+          if (links.code !== 0) throw new Error(`find ${destination} on ${target}: ${links.stderr.trim().split('\n')[0]}`);
           try {
             checkNoSymlinks([...selection.items.map((i) => i.rel), ...meta.map((m) => m.name)], links.stdout.split('\n').filter(Boolean));
           } catch (err) {
-            throw nonRetryable(`${destination} on ${r.fqdn}: ${(err as Error).message}`, 'UnsafePath');
+            throw nonRetryable(`${destination} on ${target}: ${(err as Error).message}`, 'UnsafePath');
           }
           // Files already there with the right size (an earlier run into the same place) need no new space.
           const present = await filesBelow(node, destination);
           const needed = selection.items.filter((i) => present.get(i.rel) !== i.size).reduce((a, i) => a + i.size, 0) + meta.reduce((a, m) => a + m.size, 0);
           const free = await node.freeBytes(destination);
           if (needed > free) {
-            throw nonRetryable(`not enough space in ${destination} on ${r.fqdn}: ${formatBytes(needed)} needed (${needed} bytes), ${formatBytes(free)} available (${free} bytes)`, 'NotEnoughSpace');
+            throw nonRetryable(`not enough space in ${destination} on ${target}: ${formatBytes(needed)} needed (${needed} bytes), ${formatBytes(free)} available (${free} bytes)`, 'NotEnoughSpace');
           }
           const plan: DownloadPlanFile = {
             version: 1, backupName: r.backupName, fqdn: r.fqdn, destination, tables: selection.tables, items: selection.items, meta,

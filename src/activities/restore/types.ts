@@ -11,6 +11,8 @@ export interface DownloadRef {
 }
 
 export interface PlanDownloadRequest extends DownloadRef, DownloadFilter {
+  /** The node written to, when it is not the backup's node (a restore onto other hosts). */
+  targetFqdn?: string;
   /** Absolute directory on the node; must exist. */
   destination: string;
   /** Where the plan file goes on the node. */
@@ -75,6 +77,17 @@ export interface NodeStepRequest {
 export interface SwapRequest extends NodeStepRequest {
   /** Also set aside the commitlog and saved caches (an offline restore: nothing written after the backup may replay). */
   clearCommitlog: boolean;
+  /**
+   * Restoring another host's backup: its node identity (system.local, peers) is not restored and the
+   * target's own is set aside, so the node starts as a new member with the pinned tokens; with keepAuth
+   * the target's system_auth stays.
+   */
+  otherHost?: { keepAuth: boolean };
+}
+
+export interface PinTokensRequest extends NodeStepRequest {
+  /** Exact decimal tokens the node is started with. */
+  tokens: string[];
 }
 
 export interface SwapResult {
