@@ -229,6 +229,11 @@ class NodeSteps {
       () => `its data is restored but it is not serving; ${this.aside()}`);
   }
 
+  async waitForRing(): Promise<void> {
+    await this.step('starting', 'waiting for the ring', () => this.waits.waitForRing({ layout: this.layout!, timeoutSeconds: this.o.startTimeoutSeconds ?? 900 }),
+      () => 'its data is restored and it is running');
+  }
+
   async import(): Promise<void> {
     const r = await this.step('importing', 'importing the tables', () => this.waits.importTables({ layout: this.layout! }),
       () => 'the node keeps running; tables already imported contain the backup\'s rows as well as their own');
@@ -294,6 +299,8 @@ async function restoreNodes(o: RestoreOptions & { keepAuth?: boolean }, targets:
       progress.stage = 'starting';
       // One at a time, in token order: each node rejoins a ring whose other members are settled.
       for (const n of nodes) await n.start();
+      // Done means serving: every restored node sees its whole ring Up/Normal.
+      await eachLimit(nodes, nodes.length, (n) => n.waitForRing());
     }
     if (o.verify) {
       progress.stage = 'verifying';

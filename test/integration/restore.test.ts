@@ -48,11 +48,11 @@ async function sums(tables: readonly string[]): Promise<Record<string, TableChec
 }
 
 /** Every node Up/Normal in every node's view (a restarted node must be back before the next CL ALL read). */
-async function waitClusterUp(): Promise<void> {
+async function waitClusterUp(nodes: string[] = NODES): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const views = await Promise.all(NODES.map((n) => onNode(n, 'nodetool status').catch(() => '')));
-    if (views.every((v) => v.split('\n').filter((l) => /^UN\s/.test(l)).length === NODES.length)) return;
+    const views = await Promise.all(nodes.map((n) => onNode(n, 'nodetool status').catch(() => '')));
+    if (views.every((v) => v.split('\n').filter((l) => /^UN\s/.test(l)).length === nodes.length)) return;
     if (Date.now() > deadline) throw new Error(`the cluster is not all Up/Normal:\n${views.join('\n')}`);
     await new Promise((r) => setTimeout(r, 2000));
   }
@@ -181,6 +181,7 @@ test('onto another cluster of the same size (token pinning): each node takes its
 
     // Both rings are balanced (the second shifted): token order pairs node i with target i.
     expect(r.nodes.map((n) => [n.source, n.fqdn])).toEqual(NODES.map((n, i) => [n, targets[i]]));
+    await waitClusterUp(targets);
     await other.connect();
     expect(await checksumAll(other, tables)).toEqual(expected);
     for (const [i, target] of targets.entries()) {

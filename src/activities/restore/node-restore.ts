@@ -240,6 +240,22 @@ find ${q(live)} -type f ! -path '*/snapshots/*' ! -path '*/backups/*' | wc -l`;
       });
     },
 
+    /** After an offline restore: this node sees every member of its ring Up/Normal (so the cluster serves at any consistency). */
+    async waitForRing(r: WaitNodeRequest): Promise<void> {
+      const { layout } = r;
+      await withNode(ctx, layout.fqdn, 'wait for the ring', async (node) => {
+        let last = '';
+        await waitUntil(async () => {
+          const out = await nodetool(node, c(), c().useSudo, ['status']).catch(() => undefined);
+          if (!out) return false;
+          const members = out.stdout.split('\n').filter((l) => /^[UD][NLJM]\s/.test(l));
+          last = members.filter((l) => !l.startsWith('UN')).map((l) => l.split(/\s+/).slice(0, 2).join(' ')).join(', ');
+          return members.length > 0 && last === '';
+        }, r.timeoutSeconds, () => ApplicationFailure.nonRetryable(
+          `${layout.fqdn}: the ring is not all Up/Normal ${r.timeoutSeconds} s after the restore (${last || 'nodetool status failed'}); the restored nodes are running`, 'NodeDidNotStart'));
+      });
+    },
+
     async importTables(r: NodeStepRequest): Promise<ImportResult> {
       const { layout } = r;
       return withNode(ctx, layout.fqdn, 'import the restored tables', async (node) => {
