@@ -68,10 +68,25 @@ export function mapRestore(backup: MappingHost[], cluster: MappingHost[], hostLi
     const absent = backup.filter((h) => !inCluster.has(h.fqdn)).map((h) => h.fqdn);
     problems.push(`${absent.join(', ')} ${absent.length === 1 ? 'is' : 'are'} not in the cluster (a restore is either in place or onto other hosts, not both)`);
   } else {
-    const b = [...backup].sort(byFirstToken);
-    const c = [...cluster].sort(byFirstToken);
-    if (b.length !== c.length) problems.push(`the backup has ${b.length} node(s), the cluster ${c.length}: restoring onto a cluster of another size is not supported`);
-    else pairs = b.map((s, i) => [s, c[i]]);
+    // Pairs are made within each datacenter (same names, same sizes), so that replication settings by
+    // datacenter still hold; without datacenter names, across the whole ring.
+    const known = [...backup, ...cluster].every((h) => h.datacenter);
+    const groups = (hs: MappingHost[]) => {
+      const m = new Map<string, MappingHost[]>();
+      for (const h of hs) m.set(known ? h.datacenter! : '', [...(m.get(known ? h.datacenter! : '') ?? []), h]);
+      return m;
+    };
+    const describe = (m: Map<string, MappingHost[]>) => [...m].sort(([a], [b]) => a.localeCompare(b)).map(([dc, hs]) => (known ? `${dc}: ${hs.length}` : String(hs.length))).join(', ');
+    const b = groups(backup);
+    const c = groups(cluster);
+    if (describe(b) !== describe(c)) {
+      problems.push(`the backup has ${describe(b)} node(s)${known ? ' by datacenter' : ''}, the cluster ${describe(c)}: restoring onto a cluster of another shape is not supported`);
+    } else {
+      for (const [dc, hs] of b) {
+        const targets = [...c.get(dc)!].sort(byFirstToken);
+        pairs.push(...[...hs].sort(byFirstToken).map((s, i): [MappingHost, MappingHost] => [s, targets[i]]));
+      }
+    }
   }
 
   const mapping: NodeMapping[] = [];

@@ -20,6 +20,16 @@ test('onto other hosts of the same size: paired in token order, each target pinn
   expect(() => mapRestore(backup, other.slice(0, 2))).toThrow(/the backup has 3 node\(s\), the cluster 2/);
 });
 
+test('with datacenters, pairs stay within their datacenter (same names and sizes required)', () => {
+  const dc = (h: MappingHost, datacenter: string): MappingHost => ({ ...h, datacenter });
+  const src = [dc(host('a1', 10n), 'east'), dc(host('a2', 30n), 'east'), dc(host('b1', 20n), 'west')];
+  const dst = [dc(host('x1', 5n), 'west'), dc(host('y1', 1n), 'east'), dc(host('y2', 50n), 'east')];
+  expect(mapRestore(src, dst)).toEqual([
+    { source: 'a1', target: 'y1', pinTokens: ['10'] }, { source: 'b1', target: 'x1', pinTokens: ['20'] }, { source: 'a2', target: 'y2', pinTokens: ['30'] },
+  ]);
+  expect(() => mapRestore(src, dst.map((h) => ({ ...h, datacenter: 'east' })))).toThrow(/the backup has east: 2, west: 1 node\(s\) by datacenter, the cluster east: 3/);
+});
+
 test('a host list says which goes where; it must cover the other cluster and name known hosts once', () => {
   const other = [host('x', 5n), host('y', -7n)];
   const two = backup.slice(0, 2);

@@ -90,7 +90,7 @@ export function makeClusterRestorePlanActivities(ctx: ActivityContext) {
         }
         const live: MappingHost[] = [];
         for (const n of ring) live.push({ fqdn: await fqdnOf(n.address, ctx.config.cassandra.resolveIpAddresses), tokens: n.tokens, datacenter: n.datacenter, rack: n.rack });
-        const sources: MappingHost[] = Object.entries(tokenmap).filter(([f]) => !skipped.includes(f)).map(([fqdn, e]) => ({ fqdn, tokens: e.tokens }));
+        const sources: MappingHost[] = Object.entries(tokenmap).filter(([f]) => !skipped.includes(f)).map(([fqdn, e]) => ({ fqdn, tokens: e.tokens, datacenter: e.dc }));
         if (sources.length === 0) throw refuse(`backup ${r.backupName} has no node to restore`, 'BackupIncomplete');
         let mapping;
         try {
