@@ -29,6 +29,21 @@ interface Globals {
   verbose: boolean;
 }
 
+/** A repeatable option's values, in order. */
+const collect = (v: string, all: string[]) => [...all, v];
+
+/** The options restore-node and restore-cluster share: what to restore, how, and whether to verify. */
+function withRestoreSelection(command: Command, what: string): Command {
+  return command
+    .option('--verify', `after the restore, run the [checks] query of medusa.ini against ${what}`, false)
+    .option('--no-verify', 'do not verify (the default)')
+    .option('--keyspace <keyspace>', 'restore tables from this keyspace (repeatable)', collect, [])
+    .option('--table <keyspace.table>', 'restore only this table (repeatable)', collect, [])
+    .option('--online', ONLINE_HELP, false)
+    .option('--offline', OFFLINE_HELP, false)
+    .option('--use-sstableloader', 'not supported: table restores use nodetool import (--online)', false);
+}
+
 export function buildProgram(): Command {
   const globals = () => program.opts<Globals>();
   const overrides = () => {
@@ -105,7 +120,6 @@ export function buildProgram(): Command {
       await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
-  const collect = (v: string, all: string[]) => [...all, v];
   program.command('download')
     .description('download this node\'s backup (or --fqdn\'s) into a directory on that node, checked against the manifest, as a Temporal workflow')
     .requiredOption('--backup-name <name>', 'backup name')
@@ -119,7 +133,7 @@ export function buildProgram(): Command {
       await downloadCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
-  program.command('restore-node')
+  withRestoreSelection(program.command('restore-node'), 'the node')
     .description('restore this node (or --fqdn) in place from its backup, as a Temporal workflow, and follow it to the end. '
       + 'Offline (a whole node, the default): download while Cassandra runs, then stop it, swap its tables for the downloaded ones and start it again; '
       + 'online (the default with --keyspace/--table): nodetool import the tables into the running node, no restart')
@@ -129,20 +143,13 @@ export function buildProgram(): Command {
     .option('--remote', 'not here: restore-cluster restores onto other hosts (a whole cluster of the same size)')
     .option('--keep-auth', 'keep system_auth as found on the node: cannot be used with --in-place, as in Medusa', false)
     .option('--seeds <list>', 'accepted for Medusa compatibility and ignored: the node is started on its own and waited for')
-    .option('--verify', 'after the restore, run the [checks] query of medusa.ini against the node', false)
-    .option('--no-verify', 'do not verify (the default)')
-    .option('--keyspace <keyspace>', 'restore tables from this keyspace (repeatable)', collect, [])
-    .option('--table <keyspace.table>', 'restore only this table (repeatable)', collect, [])
-    .option('--online', ONLINE_HELP, false)
-    .option('--offline', OFFLINE_HELP, false)
-    .option('--use-sstableloader', 'not supported: table restores use nodetool import (--online)', false)
     .option('--version-target <version>', 'accepted for Medusa compatibility and ignored (it only matters to sstableloader)')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: Omit<RestoreNodeCommandOptions, 'configFile' | 'overrides'>) => {
       await restoreNodeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
-  program.command('restore-cluster')
+  withRestoreSelection(program.command('restore-cluster'), 'the cluster')
     .description('restore every node of a backup in place (the cluster it was taken from) or onto another cluster of the same size (each target '
       + 'pinned to its source node\'s tokens), as a Temporal workflow, and follow it to the end. '
       + 'Offline (the default): every node downloads while Cassandra runs, then the nodes are stopped, their tables swapped for the downloaded ones, '
@@ -155,13 +162,6 @@ export function buildProgram(): Command {
     .option('--temp-dir <dir>', 'directory on each node for its restore directory (absolute path; default: next to the node\'s data directory)')
     .option('--keep-auth', 'onto other hosts: keep their system_auth (users, roles) instead of the backup\'s; ignored in place', false)
     .option('-y, --bypass-checks', 'accepted for Medusa compatibility: nothing asks for confirmation', false)
-    .option('--verify', 'after the restore, run the [checks] query of medusa.ini against the cluster', false)
-    .option('--no-verify', 'do not verify (the default)')
-    .option('--keyspace <keyspace>', 'restore tables from this keyspace (repeatable)', collect, [])
-    .option('--table <keyspace.table>', 'restore only this table (repeatable)', collect, [])
-    .option('--online', ONLINE_HELP, false)
-    .option('--offline', OFFLINE_HELP, false)
-    .option('--use-sstableloader', 'not supported: table restores use nodetool import (--online)', false)
     .option('--parallel-restores <n>', 'number of nodes downloading (or importing) at once', '500')
     .option('--version-target <version>', 'accepted for Medusa compatibility and ignored (it only matters to sstableloader)')
     .option('--ignore-racks', 'accepted for Medusa compatibility and ignored: in place, every node gets its own backup', false)
