@@ -6,13 +6,14 @@
  */
 import {
   ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, isCancellation, proxyActivities, RetryPolicy, setHandler,
-  sleep, TimeoutFailure, upsertSearchAttributes, workflowInfo,
+  sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PlanSummary, UploadResult } from '../activities/backup/types';
 import { snapshotTag } from '../plan/backup-name';
 import type { BackupMode } from '../plan/layout';
 import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
+import { reportedNodeFailure } from './node-failure';
 import { BACKUP_MODE, BACKUP_NAME, BACKUP_OUTCOME } from '../shared/search-attributes';
 
 /** Input of {@link backupNode}: one JSON object, every field but the name and node defaulted. */
@@ -83,27 +84,11 @@ async function staggerWait(steps: ReturnType<typeof proxyActivities<Activities>>
   }
 }
 
-/** An activity's own failure (type and message) instead of the generic "Activity task failed". */
-function reported(err: unknown, input: BackupNodeInput): unknown {
-  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START') {
-    const queue = String(input.nodeTaskQueue);
-    return ApplicationFailure.create({
-      message: `${input.fqdn}: the node worker on task queue ${queue} did not pick up ${err.activityType} within ${input.nodeStartTimeoutSeconds ?? 300} s `
-        + `(is \`medusa worker --node-local --task-queue ${queue}\` running on ${input.fqdn}?)`,
-      type: 'NodeWorkerUnavailable', nonRetryable: true,
-    });
-  }
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-    return ApplicationFailure.create({ message: err.cause.message, type: err.cause.type ?? 'BackupFailed', nonRetryable: true });
-  }
-  return err;
-}
-
 export async function backupNode(input: BackupNodeInput): Promise<BackupNodeResult> {
   try {
     return await runBackupNode(input);
   } catch (err) {
-    throw reported(err, input);
+    throw reportedNodeFailure(err, input, 'BackupFailed');
   }
 }
 

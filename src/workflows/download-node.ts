@@ -7,11 +7,12 @@
  * step with I/O is an activity.
  */
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, proxyActivities, RetryPolicy, setHandler, TimeoutFailure, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, proxyActivities, RetryPolicy, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DownloadPlanSummary, DownloadResult } from '../activities/restore/types';
 import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
+import { reportedNodeFailure } from './node-failure';
 
 /** Input of {@link downloadNode}: one JSON object, every field but the name, node and destination defaulted. */
 export interface DownloadNodeInput {
@@ -62,27 +63,11 @@ export interface DownloadNodeResult {
 
 export const downloadNodeProgress = defineQuery<DownloadNodeProgress>('downloadProgress');
 
-/** An activity's own failure (type and message) instead of the generic "Activity task failed". */
-function reported(err: unknown, input: DownloadNodeInput): unknown {
-  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START') {
-    const queue = String(input.nodeTaskQueue);
-    return ApplicationFailure.create({
-      message: `${input.fqdn}: the node worker on task queue ${queue} did not pick up ${err.activityType} within ${input.nodeStartTimeoutSeconds ?? 300} s `
-        + `(is \`medusa worker --node-local --task-queue ${queue}\` running on ${input.fqdn}?)`,
-      type: 'NodeWorkerUnavailable', nonRetryable: true,
-    });
-  }
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
-    return ApplicationFailure.create({ message: err.cause.message, type: err.cause.type ?? 'DownloadFailed', nonRetryable: true });
-  }
-  return err;
-}
-
 export async function downloadNode(input: DownloadNodeInput): Promise<DownloadNodeResult> {
   try {
     return await runDownloadNode(input);
   } catch (err) {
-    throw reported(err, input);
+    throw reportedNodeFailure(err, input, 'DownloadFailed');
   }
 }
 
