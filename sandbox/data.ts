@@ -11,11 +11,13 @@
  * row and adds the hashes modulo 2^256: independent of row order, sensitive to any change in any
  * value. Restore tests compare it before and after.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Client, concurrent, types } from 'cassandra-driver';
 import { forEachRow } from '../src/cassandra/paging';
+import { rmSync } from 'node:fs';
 import { nodetool } from './parts/cassandra';
-import { SandboxSettings } from './settings';
+import { hostPath } from './parts/ssh-hosts';
+import { hostAddress, SandboxSettings } from './settings';
 
 export const SCHEMA = [
   "CREATE KEYSPACE IF NOT EXISTS shop WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}",
@@ -139,4 +141,28 @@ export async function checksumAll(client: Client, tables: readonly string[] = TA
   const out: Record<string, TableChecksum> = {};
   for (const t of tables) out[t] = await tableChecksum(client, t);
   return out;
+}
+
+/**
+ * Bulk data for tests and benchmarks that need bytes rather than rows: keyspace `keyspace` (RF 1, so each node
+ * holds its own share) with one table of random 1 MiB blobs, uncompressed (bytes on disk are the bytes written),
+ * `mib` rows in all, flushed to SSTables on every node. {@link dropBlobs} removes it again, with the snapshot
+ * Cassandra takes of a dropped table.
+ */
+export async function loadBlobs(client: Client, s: SandboxSettings, keyspace: string, mib: number): Promise<void> {
+  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.chunks (id int PRIMARY KEY, data blob) WITH compression = {'enabled': 'false'}`);
+  const insert = `INSERT INTO ${keyspace}.chunks (id, data) VALUES (?, ?)`;
+  let next = 0;
+  const lane = async () => {
+    while (next < mib) await client.execute(insert, [next++, randomBytes(1024 * 1024)], { prepare: true, executionProfile: 'load' });
+  };
+  await Promise.all(Array.from({ length: 4 }, lane));
+  flushAll(s);
+}
+
+export async function dropBlobs(client: Client, s: SandboxSettings, keyspace: string): Promise<void> {
+  await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  // DROP leaves a snapshot of the data (auto_snapshot), which holds the disk space: gone with the keyspace's directory.
+  for (let i = 0; i < s.hosts; i++) rmSync(hostPath(s, hostAddress(i), `/var/lib/cassandra/data/${keyspace}`), { recursive: true, force: true });
 }

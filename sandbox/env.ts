@@ -86,6 +86,13 @@ known_hosts = ${ssh.knownHosts}
 
 [checks]
 enable_md5_checks = False
+
+; Not Medusa's: how the central worker reaches the nodes. ssh (the default): it logs in and runs this tool there
+; (installed on every sandbox host at /opt/medusa-temporal, on the PATH), which moves the bytes between the node
+; and storage. agentless: it pulls the files over SFTP itself. worker: a \`medusa worker --node-local\` on each node.
+[orchestration]
+node_access = ssh
+node_command = medusa
 `;
 }
 

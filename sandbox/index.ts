@@ -12,6 +12,7 @@ import { flushAll, loadData } from './data';
 import { cqlClusterClient, startCassandra } from './parts/cassandra';
 import { startS3 } from './parts/s3';
 import { startSshHosts } from './parts/ssh-hosts';
+import { installNodeTool } from './parts/node-tool';
 import { startTemporal } from './parts/temporal';
 import { current, isRunning, SandboxError, Started, stopProcess } from './proc';
 import {
@@ -83,12 +84,19 @@ async function runInstall(s: SandboxSettings, parts: string[]): Promise<void> {
   }
 }
 
-/** Starts the sandbox. Returns false (and does nothing) when it is already running. */
+/**
+ * Starts the sandbox. Returns false when it is already running; then only the tool on the hosts is brought to
+ * this checkout's code (built and installed again if the code changed since).
+ */
 export async function up(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<boolean> {
-  if (isUp(s)) return false;
+  if (isUp(s)) {
+    await installNodeTool(s, log);
+    return false;
+  }
   if (readState(s)) await down(s); // a half-dead sandbox: clear it before starting again
   mkdirSync(s.dir, { recursive: true });
   await install(s, log);
+  await installNodeTool(s, log);
   const state: State = { hosts: s.hosts, processes: [] };
   const track = (p: Started) => {
     state.processes.push(p);

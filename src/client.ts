@@ -4,21 +4,31 @@
  * Each command lives in src/commands/; this file only registers them and turns errors into exit codes.
  */
 import { Command, Option } from 'commander';
-import { backupCommand } from './commands/backup';
-import { buildIndexCommand, fetchTokenmapCommand, getLastCompleteCommand, listBackupsCommand, reportLastBackupCommand, statusCommand, verifyCommand } from './commands/catalogue';
-import { backupClusterCommand, BackupClusterCommandOptions, STAGGER_HELP } from './commands/backup-cluster';
+import { AGENT_SUBCOMMAND } from './agent/protocol';
+import type { BackupClusterCommandOptions } from './commands/backup-cluster';
+import { OFFLINE_HELP, ONLINE_HELP, STAGGER_HELP } from './commands/help';
+import type { RestoreClusterCommandOptions, RestoreNodeCommandOptions } from './commands/restore';
+import { registerScheduleCommands } from './commands/schedule-cli';
 import { expandShortFlags, shortFlagsHelp } from './commands/short-flags';
-import { checkWorkerCommand } from './commands/check-worker';
-import { deleteBackupCommand, purgeCommand } from './commands/purge';
-import { downloadCommand } from './commands/download';
-import {
-  OFFLINE_HELP, ONLINE_HELP, restoreClusterCommand, RestoreClusterCommandOptions, restoreNodeCommand, RestoreNodeCommandOptions,
-} from './commands/restore';
-import { registerScheduleCommands } from './commands/schedule';
 import { loadMedusaConfig } from './config/medusa-config';
 import { ExitError } from './errors';
-import { runWorker } from './worker';
 import { VERSION } from './version';
+
+// Each command's code (and the Temporal SDK, the AWS SDK, …) loads only when that command runs. `require`, not
+// import(): the CLI is CommonJS, compiled and under tsx alike, and tsx hooks require only.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const commands = {
+  backup: async (): Promise<typeof import('./commands/backup')> => require('./commands/backup'),
+  backupCluster: async (): Promise<typeof import('./commands/backup-cluster')> => require('./commands/backup-cluster'),
+  catalogue: async (): Promise<typeof import('./commands/catalogue')> => require('./commands/catalogue'),
+  checkWorker: async (): Promise<typeof import('./commands/check-worker')> => require('./commands/check-worker'),
+  download: async (): Promise<typeof import('./commands/download')> => require('./commands/download'),
+  purge: async (): Promise<typeof import('./commands/purge')> => require('./commands/purge'),
+  restore: async (): Promise<typeof import('./commands/restore')> => require('./commands/restore'),
+  worker: async (): Promise<typeof import('./worker')> => require('./worker'),
+  agent: async (): Promise<typeof import('./agent/serve')> => require('./agent/serve'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 interface Globals {
   configFile: string;
@@ -76,7 +86,7 @@ export function buildProgram(): Command {
     .action(async (o: { taskQueue?: string; timeout: string }) => {
       const timeoutSeconds = Number(o.timeout);
       if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new ExitError(`--timeout must be a whole number of seconds ≥ 1, not ${o.timeout}`, 2);
-      await checkWorkerCommand({ taskQueue: o.taskQueue, timeoutSeconds, config: configIfReadable() });
+      await (await commands.checkWorker()).checkWorkerCommand({ taskQueue: o.taskQueue, timeoutSeconds, config: configIfReadable() });
     });
 
   program.command('backup').alias('backup-node')
@@ -96,7 +106,7 @@ export function buildProgram(): Command {
         stagger = Number(o.stagger);
         if (!Number.isInteger(stagger) || stagger < 1) throw new ExitError(`--stagger must be a whole number of seconds ≥ 1, not ${o.stagger}`, 2);
       }
-      await backupCommand({ ...o, stagger, configFile: globals().configFile, overrides: overrides() });
+      await (await commands.backup()).backupCommand({ ...o, stagger, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('backup-cluster')
@@ -117,7 +127,7 @@ export function buildProgram(): Command {
       + 'default: [orchestration] node_access of the worker\'s medusa.ini', false)
     .configureHelp(shortFlagsHelp('backup-cluster'))
     .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
-      await backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+      await (await commands.backupCluster()).backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('download')
@@ -130,7 +140,7 @@ export function buildProgram(): Command {
     .option('--temp-dir <dir>', 'directory on the node for work files', '/tmp')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { backupName: string; downloadDestination: string; keyspace: string[]; table: string[]; ignoreSystemKeyspaces: boolean; tempDir: string; taskQueue: string }) => {
-      await downloadCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+      await (await commands.download()).downloadCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   withRestoreSelection(program.command('restore-node'), 'the node')
@@ -146,7 +156,7 @@ export function buildProgram(): Command {
     .option('--version-target <version>', 'accepted for Medusa compatibility and ignored (it only matters to sstableloader)')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: Omit<RestoreNodeCommandOptions, 'configFile' | 'overrides'>) => {
-      await restoreNodeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+      await (await commands.restore()).restoreNodeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   withRestoreSelection(program.command('restore-cluster'), 'the cluster')
@@ -169,14 +179,14 @@ export function buildProgram(): Command {
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .configureHelp(shortFlagsHelp('restore-cluster'))
     .action(async (o: Omit<RestoreClusterCommandOptions, 'configFile' | 'overrides'>) => {
-      await restoreClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+      await (await commands.restore()).restoreClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('purge')
     .description('delete the backups beyond [storage] max_backup_age / max_backup_count on every node, then unreferenced pool files older than backup_grace_period_in_days')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { taskQueue: string }) => {
-      await purgeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+      await (await commands.purge()).purgeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('delete-backup')
@@ -185,7 +195,7 @@ export function buildProgram(): Command {
     .option('-a, --all-nodes', 'delete it on every node, not only this one', false)
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { backupName: string; allNodes: boolean; taskQueue: string }) => {
-      await deleteBackupCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
+      await (await commands.purge()).deleteBackupCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   const catalogue = () => ({ configFile: globals().configFile, overrides: overrides() });
@@ -194,31 +204,31 @@ export function buildProgram(): Command {
     .description('list the cluster backups of the catalogue, oldest first (only those that include this node unless --show-all)')
     .option('--show-all', 'list all backups in the bucket, not only those that include this node', false)
     .addOption(outputOption())
-    .action(async (o: { showAll: boolean; output: string }) => { await listBackupsCommand({ ...catalogue(), ...o }); });
+    .action(async (o: { showAll: boolean; output: string }) => { await (await commands.catalogue()).listBackupsCommand({ ...catalogue(), ...o }); });
   program.command('status')
     .description('show the status of a backup: nodes completed, incomplete and missing, files and size')
     .requiredOption('--backup-name <name>', 'backup name')
     .addOption(outputOption())
-    .action(async (o: { backupName: string; output: string }) => { await statusCommand({ ...catalogue(), ...o }); });
+    .action(async (o: { backupName: string; output: string }) => { await (await commands.catalogue()).statusCommand({ ...catalogue(), ...o }); });
   program.command('verify')
     .description('verify the integrity of a backup: every node finished, every manifest object present with its size (and content, with md5 checks)')
     .requiredOption('--backup-name <name>', 'backup name')
     .option('--enable-md5-checks', 'also read every object and compare its MD5 with the manifest (in addition to size, which is used by default)', false)
-    .action(async (o: { backupName: string; enableMd5Checks: boolean }) => { await verifyCommand({ ...catalogue(), ...o }); });
+    .action(async (o: { backupName: string; enableMd5Checks: boolean }) => { await (await commands.catalogue()).verifyCommand({ ...catalogue(), ...o }); });
   program.command('report-last-backup')
     .description('report the time since the last backup of this node, and the latest cluster backups')
-    .action(async () => { await reportLastBackupCommand(catalogue()); });
+    .action(async () => { await (await commands.catalogue()).reportLastBackupCommand(catalogue()); });
   program.command('get-last-complete-cluster-backup')
     .description('print the name of the latest complete cluster backup')
-    .action(async () => { await getLastCompleteCommand(catalogue()); });
+    .action(async () => { await (await commands.catalogue()).getLastCompleteCommand(catalogue()); });
   program.command('build-index')
     .description('rebuild the index of the catalogue from the node backups in the bucket (after a lost index, or for backups made without one)')
     .option('--noop', 'print what would be indexed; write nothing', false)
-    .action(async (o: { noop: boolean }) => { await buildIndexCommand({ ...catalogue(), ...o }); });
+    .action(async (o: { noop: boolean }) => { await (await commands.catalogue()).buildIndexCommand({ ...catalogue(), ...o }); });
   program.command('fetch-tokenmap')
     .description('print the token map of a backup: each host, then its tokens')
     .requiredOption('--backup-name <name>', 'backup name')
-    .action(async (o: { backupName: string }) => { await fetchTokenmapCommand({ ...catalogue(), ...o }); });
+    .action(async (o: { backupName: string }) => { await (await commands.catalogue()).fetchTokenmapCommand({ ...catalogue(), ...o }); });
 
   program.command('worker')
     .description('run a worker against the configured Temporal server (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …)')
@@ -226,10 +236,18 @@ export function buildProgram(): Command {
     .option('--node-local', 'this worker runs on a Cassandra node and reaches it directly (no SSH); it runs that node\'s steps only', false)
     .addOption(new Option('--metrics-address <ip:port>', 'serve Prometheus metrics (the Temporal SDK\'s and the backups\') at http://<ip:port>/metrics').env('MEDUSA_METRICS_ADDRESS'))
     .action(async (o: { taskQueue?: string; nodeLocal: boolean; metricsAddress?: string }) => {
-      await runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, overrides: overrides(), nodeMode: o.nodeLocal ? 'local' : 'ssh', metricsAddress: o.metricsAddress });
+      await (await commands.worker()).runWorker({ taskQueue: o.taskQueue, configFile: globals().configFile, overrides: overrides(), nodeLocal: o.nodeLocal, metricsAddress: o.metricsAddress });
     });
 
   registerScheduleCommands(program.command('schedule'), overrides, configIfReadable);
+
+  // Started over SSH by a central worker to run one step on this node (src/agent/): not for people.
+  program.command(AGENT_SUBCOMMAND, { hidden: true })
+    .description('serve one step of a central worker on this node: a request on stdin, progress and the result on stdout')
+    .action(async () => {
+      const { serveNodeAgent } = await commands.agent();
+      process.exitCode = await serveNodeAgent({ input: process.stdin, output: process.stdout, version: VERSION });
+    });
 
   return program;
 }
@@ -237,7 +255,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(expandShortFlags(argv));
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     const e = err as Error & { code?: unknown; exitCode?: number };
     // commander has already printed help, version or its one-line usage error; usage errors exit 2, as in Medusa (click).

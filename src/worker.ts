@@ -2,9 +2,11 @@
  * The worker: runs the workflows and the activities that reach Cassandra nodes and storage.
  * `medusa worker` (and `npm run worker`) start it against the configured Temporal server.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
-import { ActivityContext, createActivityContext, NodeMode } from './activities/context';
+import { ActivityContext, centralNodeMode, createActivityContext } from './activities/context';
 import { ConfigError, ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from './config/medusa-config';
 import { DEFAULT_TASK_QUEUE } from './shared/constants';
 import { connectWorker, TemporalTarget } from './temporal/connection';
@@ -28,12 +30,21 @@ export interface MedusaWorkerOptions {
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
 }
 
+/** The workflows bundled when the release was built (scripts/release.sh); absent in a checkout, where the worker bundles them at start. */
+const PREBUILT_BUNDLE = join(__dirname, 'workflow-bundle.js');
+
+function workflowCode(o: MedusaWorkerOptions): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (o.activitiesOnly) return {};
+  if (o.workflowBundle) return { workflowBundle: o.workflowBundle };
+  return existsSync(PREBUILT_BUNDLE) ? { workflowBundle: { codePath: PREBUILT_BUNDLE } } : { workflowsPath: require.resolve('./workflows') };
+}
+
 export function createWorker(o: MedusaWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace ?? 'default',
     taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
-    ...(o.activitiesOnly ? {} : o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...workflowCode(o),
     activities: createActivities({ version: VERSION, context: o.context }),
     ...(o.identity ? { identity: o.identity } : {}),
     // Uploads get time to checkpoint through their heartbeat before the worker goes away.
@@ -48,17 +59,18 @@ export interface RunWorkerOptions {
   configFile: string;
   /** Medusa's global options (--bucket-name, --prefix, --fqdn, --key-file), as for any other command. */
   overrides?: ConfigOverrides;
-  nodeMode?: NodeMode;
+  /** A worker on a Cassandra node (`--node-local`): that node's steps, on its files directly. Otherwise a central worker, reaching nodes as `[orchestration] node_access` says. */
+  nodeLocal?: boolean;
   /** Serve Prometheus metrics (the SDK's and the backups') at http://<ip:port>/metrics (src/worker-metrics.ts). */
   metricsAddress?: string;
 }
 
 export async function runWorker(o: RunWorkerOptions): Promise<void> {
   const config = loadMedusaConfig(o.configFile, o.overrides);
-  const nodeLocal = o.nodeMode === 'local';
+  const nodeLocal = o.nodeLocal === true;
   // A node's worker serves that node's queue, named as the central worker will name it ([orchestration] node_task_queue).
   const taskQueue = o.taskQueue ?? (nodeLocal ? nodeTaskQueueOf(config.orchestration, config.storage.fqdn) : DEFAULT_TASK_QUEUE);
-  const context = createActivityContext(config, o.nodeMode ?? 'ssh');
+  const context = createActivityContext(config, nodeLocal ? 'local' : centralNodeMode(config));
   // Before any connection: the SDK's runtime carries the exporter.
   if (o.metricsAddress) serveMetrics(o.metricsAddress);
   const plan = planTemporal(config);

@@ -9,6 +9,12 @@
  *   <sandbox>/hosts/<address>/fs/var/log/cassandra  →  /var/log/cassandra
  *   <sandbox>/hosts/<address>/fs/opt/cassandra      →  /opt/cassandra  (bin/ is on the PATH of SSH sessions)
  *
+ *   <sandbox>/hosts/<address>/hosts                →  /etc/hosts       (every sandbox host by name, as DNS would have them)
+ *   <sandbox>/node-tool                            →  /opt/medusa-temporal  (this tool, installed: node-tool.ts; bin/ on the PATH)
+ *
+ * Host i is called node<i+1> (its UTS hostname) and node<i+1>.sandbox.test, and every host's
+ * /etc/hosts names all of them, so `hostname -f`, Python's socket.getfqdn() and reverse lookups of
+ * the addresses answer inside a host as on a real node.
  * /tmp stays shared: the sandbox directory itself may live there, and sshd must keep reading its
  * configuration and keys after the private mounts are made.
  * A command or SFTP session on 127.0.0.3 therefore sees 127.0.0.3's files at the usual paths and
@@ -20,6 +26,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertPortFree, portOpen, SandboxError, startDaemon, Started, waitReady } from '../proc';
 import { hostAddress, mainRing, Ring, ringHosts, SandboxSettings } from '../settings';
+import { NODE_TOOL_PATH, nodeToolDir } from './node-tool';
 
 /** The paths each host sees privately (mount points are created empty on the real machine if missing). */
 export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra', '/opt/cassandra'];
@@ -46,6 +53,22 @@ export function hostPath(s: SandboxSettings, address: string, path: string): str
   return join(hostDir(s, address), 'fs', path);
 }
 
+/** The domain of the sandbox hosts' names. */
+export const HOST_DOMAIN = 'sandbox.test';
+
+/** The hostname of host i (0-based): node1, node2, … */
+export function hostName(i: number): string {
+  return `node${i + 1}`;
+}
+
+/** /etc/hosts of every sandbox host: loopback, then each host of the sandbox and of a second ring of the same size. */
+export function hostsFile(s: SandboxSettings, rings: Ring[]): string {
+  const last = Math.max(2 * s.hosts, ...rings.map((r) => r.first + r.count));
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+  for (let i = 0; i < last; i++) lines.push(`${hostAddress(i)}\t${hostName(i)}.${HOST_DOMAIN} ${hostName(i)}`);
+  return `# /etc/hosts of a sandbox host (sandbox/parts/ssh-hosts.ts)\n${lines.join('\n')}\n`;
+}
+
 function keygen(file: string, comment: string): void {
   if (existsSync(file)) return;
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
@@ -67,7 +90,7 @@ function sshdConfig(s: SandboxSettings, address: string, paths: SshPaths): strin
     // Many workers may connect at once in tests; keep OpenSSH's real per-connection MaxSessions (10).
     'MaxStartups 100:30:200',
     'Subsystem sftp internal-sftp',
-    `SetEnv SANDBOX_HOST=${address} PATH=/opt/cassandra/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    `SetEnv SANDBOX_HOST=${address} PATH=/opt/cassandra/bin:${NODE_TOOL_PATH}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     '',
   ].join('\n');
 }
@@ -85,6 +108,7 @@ export function prepareSshHosts(s: SandboxSettings, ring: Ring = mainRing(s)): S
     for (const p of PRIVATE_PATHS) mkdirSync(hostPath(s, address, p), { recursive: true });
     keygen(join(dir, 'ssh_host_ed25519_key'), `sandbox-host-${address}`);
     writeFileSync(join(dir, 'sshd_config'), sshdConfig(s, address, paths));
+    writeFileSync(join(dir, 'hosts'), hostsFile(s, [ring]));
     const [type, blob] = readFileSync(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
     const name = s.sshPort === 22 ? address : `[${address}]:${s.sshPort}`;
     known.push(`${name} ${type} ${blob}`);
@@ -104,18 +128,23 @@ export async function startSshHosts(s: SandboxSettings, track: (p: Started) => v
   prepareSshHosts(s, ring);
   // sshd as root insists on its privilege-separation directory.
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  for (const p of PRIVATE_PATHS) mkdirSync(p, { recursive: true });
+  for (const p of [...PRIVATE_PATHS, NODE_TOOL_PATH]) mkdirSync(p, { recursive: true });
+  mkdirSync(nodeToolDir(s), { recursive: true });
   const started: Started[] = [];
   for (const i of ringHosts(ring)) {
     const address = hostAddress(i);
     const dir = hostDir(s, address);
-    const binds = PRIVATE_PATHS.map((p) => `mount --bind '${hostPath(s, address, p)}' '${p}'`).join(' && ');
+    const binds = [
+      ...PRIVATE_PATHS.map((p) => `mount --bind '${hostPath(s, address, p)}' '${p}'`),
+      `mount --bind '${join(dir, 'hosts')}' /etc/hosts`,
+      `mount --bind '${nodeToolDir(s)}' '${NODE_TOOL_PATH}'`,
+    ].join(' && ');
     const p = startDaemon({
       part: `SSH host ${address}`,
       command: 'unshare',
       // unshare execs sh, which execs sshd: the pid we record is sshd's own.
       args: ['--mount', '--uts', '--propagation', 'private', '/bin/sh', '-c',
-        `hostname node${i + 1} && ${binds} && exec ${SSHD} -D -e -f '${join(dir, 'sshd_config')}'`],
+        `hostname ${hostName(i)} && ${binds} && exec ${SSHD} -D -e -f '${join(dir, 'sshd_config')}'`],
       log: join(dir, 'sshd.log'),
     });
     track(p);

@@ -7,20 +7,33 @@ import { parse } from 'ini';
 import { ConfigError, MedusaConfig, StorageConfig } from '../config/medusa-config';
 import { createLocalNodeAccess } from '../nodes/local-node-access';
 import { NodeAccess } from '../nodes/node-access';
-import { openSshNodeAccess } from '../nodes/ssh-node-access';
+import { openSshNodeAccess, SshNodeAccess } from '../nodes/ssh-node-access';
 import { createLocalStorage } from '../storage/local-storage';
 import { createS3Storage } from '../storage/s3-storage';
 import { Storage, StorageConfigError } from '../storage/storage';
 
-/** How this worker reaches Cassandra nodes: over SSH (central worker) or on the node itself. */
-export type NodeMode = 'ssh' | 'local';
+/**
+ * How this worker reaches Cassandra nodes: `ssh` (a central worker: commands over SSH, and the
+ * node-side steps run by this tool on the node, started over SSH), `agentless` (a central worker
+ * doing everything over SSH, files pulled over SFTP) or `local` (on the node itself: a node's worker,
+ * an embedded command on the node, or the node-side agent).
+ */
+export type NodeMode = 'ssh' | 'agentless' | 'local';
+
+/** The mode of a central worker, from `[orchestration] node_access` (with `worker`, node steps go to the nodes' own queues). */
+export function centralNodeMode(config: MedusaConfig): NodeMode {
+  return config.orchestration.nodeAccess === 'agentless' ? 'agentless' : 'ssh';
+}
 
 export interface ActivityContext {
   config: MedusaConfig;
   nodeMode: NodeMode;
   /** The storage for a bucket (the configured one by default); one instance per bucket per worker. */
   storage(bucketName?: string): Storage;
+  /** The node, on this machine (`local`) or over SSH. */
   openNode(fqdn: string): Promise<NodeAccess>;
+  /** The node over SSH, whatever the mode (node-side steps start their agent through it). */
+  openSshNode(fqdn: string): Promise<SshNodeAccess>;
 }
 
 /** Reads an AWS credentials file (Medusa's `key_file` for S3) for one profile. */
@@ -47,7 +60,7 @@ export function storageFromConfig(c: StorageConfig, bucketName = c.bucketName): 
     endpoint,
     region: c.region === 'default' ? 'us-east-1' : c.region,
     forcePathStyle: c.s3AddressingStyle === 'path' || (c.s3AddressingStyle === 'auto' && endpoint !== undefined),
-    credentials: c.keyFile ? readAwsCredentials(c.keyFile, c.apiProfile) : undefined,
+    credentials: c.credentials ?? (c.keyFile ? readAwsCredentials(c.keyFile, c.apiProfile) : undefined),
     multipartThreshold: c.multiPartUploadThreshold,
     multipartChunkSize: c.multipartChunkSize,
     multipartConcurrency: c.multipartMaxConcurrency,
@@ -73,6 +86,9 @@ export function createActivityContext(config: MedusaConfig, nodeMode: NodeMode):
     },
     async openNode(fqdn) {
       if (nodeMode === 'local') return createLocalNodeAccess(fqdn);
+      return this.openSshNode(fqdn);
+    },
+    async openSshNode(fqdn) {
       const ssh = config.ssh;
       if (!ssh.keyFile) throw new ConfigError(`[ssh] key_file is not set in ${config.file}: the worker cannot log into ${fqdn}`);
       return openSshNodeAccess({

@@ -18,7 +18,9 @@ import { makeClusterRestorePlanActivities } from './restore/cluster-plan';
 import { makeNodeRestoreActivities } from './restore/node-restore';
 import { ConfigError } from '../config/medusa-config';
 import { ActivityContext } from './context';
-import { makeDescribeWorker } from './describe-worker';
+import { makeCheckNodeTool, makeDescribeWorker } from './describe-worker';
+import { keptAlive } from './step-context';
+import { runOnNode } from '../agent/remote';
 
 export interface ActivityDeps {
   version: string;
@@ -31,13 +33,41 @@ function missingContext(): ActivityContext {
   const fail = (): never => {
     throw new ConfigError('this worker has no medusa.ini configuration (start it with --config-file or MEDUSA_CONFIG_FILE)');
   };
-  return { get config() { return fail(); }, get nodeMode() { return fail(); }, storage: fail, openNode: fail };
+  return { get config() { return fail(); }, get nodeMode() { return fail(); }, storage: fail, openNode: fail, openSshNode: fail };
+}
+
+/**
+ * The steps that read or write a node's files in bulk — inventory and hashing, upload, manifest
+ * from the plan, download planning and download — with the node each one works on. With
+ * `node_access = ssh` the central worker runs them on that node (`medusa node-agent`, src/agent/),
+ * so the bytes go between the node and storage; every other step stays where it is scheduled.
+ */
+const NODE_SIDE_STEPS = {
+  checkNodeTool: (r: { fqdn: string }) => r.fqdn,
+  planBackup: (r: { fqdn: string }) => r.fqdn,
+  uploadFiles: (r: { fqdn: string }) => r.fqdn,
+  finishBackup: (r: { fqdn: string }) => r.fqdn,
+  planDownload: (r: { fqdn: string; targetFqdn?: string }) => r.targetFqdn ?? r.fqdn,
+  downloadFiles: (r: { fqdn: string }) => r.fqdn,
+};
+
+export type NodeSideStep = keyof typeof NODE_SIDE_STEPS;
+
+/**
+ * The first step of a node backup that writes to storage (meta files, index "started"). Over SSH it first
+ * checks the node's tool, so that a node without it, or with another version, fails before anything is written.
+ */
+const FIRST_WRITE = 'writeBackupStart';
+
+export function isNodeSideStep(name: string): name is NodeSideStep {
+  return Object.prototype.hasOwnProperty.call(NODE_SIDE_STEPS, name);
 }
 
 export function createActivities(deps: ActivityDeps) {
   const ctx = deps.context ?? missingContext();
-  return {
+  const activities = {
     describeWorker: makeDescribeWorker(deps.version),
+    checkNodeTool: makeCheckNodeTool(deps.version),
     ...makeStartActivities(ctx),
     ...makeStaggerActivities(ctx),
     ...makeSnapshotActivities(ctx),
@@ -52,6 +82,22 @@ export function createActivities(deps: ActivityDeps) {
     ...makeNodeRestoreActivities(ctx),
     ...makeClusterRestorePlanActivities(ctx),
   };
+  const onNodes = deps.context?.nodeMode === 'ssh';
+  for (const name of Object.keys(activities) as (keyof typeof activities)[]) {
+    const own = activities[name] as (input: never) => Promise<unknown>;
+    const where = isNodeSideStep(name) ? NODE_SIDE_STEPS[name] : undefined;
+    let run = onNodes && where ? (input: never) => runOnNode(ctx, deps.version, { fqdn: where(input), step: name, input }) : own;
+    if (onNodes && name === FIRST_WRITE) {
+      run = async (input: never) => {
+        const fqdn = (input as { fqdn: string }).fqdn;
+        await runOnNode(ctx, deps.version, { fqdn, step: 'checkNodeTool', input: { fqdn } });
+        return own(input);
+      };
+    }
+    // Every step heartbeats at least every few seconds: a minute's heartbeat timeout catches a dead worker on any of them.
+    (activities as Record<string, unknown>)[name] = keptAlive(run);
+  }
+  return activities;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -7,9 +7,9 @@
  * and unit suffixes apply to its own metrics only. Besides the tags given here, every series
  * carries the activity meter's `namespace`, `taskQueue` and `activityType`.
  */
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure, MetricMeter, noopMetricMeter } from '@temporalio/common';
+import { ApplicationFailure, MetricMeter } from '@temporalio/common';
 import type { BackupMode } from '../plan/layout';
+import { step } from './step-context';
 
 export const METRICS = {
   /** Counter, tags fqdn, mode: bytes of files this worker sent to storage in full. */
@@ -39,15 +39,7 @@ interface NodeRef {
   mode: BackupMode;
 }
 
-function current(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-const meter = (): MetricMeter => current()?.metricMeter ?? noopMetricMeter;
+const meter = (): MetricMeter => step().metricMeter;
 
 /** A file was sent to storage in full. */
 export function fileUploaded(r: NodeRef, bytes: number): void {
@@ -82,9 +74,9 @@ export function backupFinished(r: NodeRef, b: { files: { action: string; size: n
 }
 
 /** A backup activity failed (counted unless the activity was cancelled: by the workflow or by this worker shutting down). */
-export function activityFailed(fqdn: string, step: string, err: unknown): void {
-  const ctx = current();
-  if (!ctx || ctx.cancellationSignal.aborted) return;
+export function activityFailed(fqdn: string, stepName: string, err: unknown): void {
+  const ctx = step();
+  if (ctx.signal.aborted) return;
   const type = err instanceof ApplicationFailure ? err.type ?? 'Error' : (err as Error)?.name || 'Error';
-  ctx.metricMeter.createCounter(METRICS.errors, '', 'Failed attempts of backup activities').add(1, { fqdn, step, type });
+  ctx.metricMeter.createCounter(METRICS.errors, '', 'Failed attempts of backup activities').add(1, { fqdn, step: stepName, type });
 }

@@ -32,9 +32,6 @@ export interface BackupClusterCommandOptions {
   nodeWorkers: boolean;
 }
 
-export const STAGGER_HELP = 'drop initial backups if longer than a duration: nodes are taken in token order, and a node\'s upload waits '
-  + 'until the node before it has finished, at most this many seconds; then the node is dropped from this backup, with the reason';
-
 export function clusterWorkflowId(name: string): string {
   return `medusa-backup-cluster/${name}`;
 }

@@ -1,10 +1,10 @@
 /** `medusa backup` (alias `backup-node`): one node's backup as a Temporal workflow, followed to the end. */
 import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import { ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from '../config/medusa-config';
+import { ConfigOverrides, loadMedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem, defaultBackupName } from '../plan/backup-name';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
-import { interruptMode, openCommandSession } from './session';
+import { interruptMode, openNodeCommandSession } from './session';
 import type { backupNode, BackupNodeInput, BackupNodeResult } from '../workflows';
 import { follow, humanBytes } from './follow';
 
@@ -44,15 +44,14 @@ export async function backupCommand(o: BackupCommandOptions): Promise<void> {
   const problem = backupNameProblem(name);
   if (problem) throw new ExitError(problem, 2);
   const config = loadMedusaConfig(o.configFile, o.overrides);
+  const taskQueue = o.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const session = await openNodeCommandSession(config, { ...o, taskQueue });
   const input: BackupNodeInput = {
     backupName: name, fqdn: config.storage.fqdn, mode: o.mode,
     stagger: o.stagger, enableMd5Checks: o.enableMd5Checks ? true : undefined, keepSnapshot: o.keepSnapshot, useExistingSnapshot: o.useExistingSnapshot,
     tempDir: o.tempDir, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
-    // [orchestration] node_access = worker: the node's own worker runs the node steps.
-    nodeTaskQueue: config.orchestration.nodeAccess === 'worker' ? nodeTaskQueueOf(config.orchestration, config.storage.fqdn) : undefined,
+    nodeTaskQueue: session.nodeTaskQueue,
   };
-  const taskQueue = o.taskQueue ?? DEFAULT_TASK_QUEUE;
-  const session = await openCommandSession(config, taskQueue, o.wait);
   try {
     const client = session.client;
     const workflowId = backupWorkflowId(name, input.fqdn);

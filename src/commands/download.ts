@@ -8,13 +8,13 @@ import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedE
 import { defaultPayloadConverter } from '@temporalio/common';
 import { posix } from 'node:path';
 import type { DownloadProgress } from '../activities/restore/types';
-import { ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from '../config/medusa-config';
+import { ConfigOverrides, loadMedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem } from '../plan/backup-name';
 import { downloadNodeProgress, type downloadNode, type DownloadNodeInput, type DownloadNodeResult } from '../workflows';
 import { failureText } from './backup';
 import { humanBytes, pollUntilClosed } from './follow';
-import { interruptMode, openCommandSession } from './session';
+import { interruptMode, openNodeCommandSession } from './session';
 
 export interface DownloadCommandOptions {
   configFile: string;
@@ -61,12 +61,12 @@ export async function downloadCommand(o: DownloadCommandOptions): Promise<void> 
   const config = loadMedusaConfig(o.configFile, o.overrides);
   const fqdn = config.storage.fqdn;
   const destination = posix.normalize(o.downloadDestination).replace(/(.)\/+$/, '$1');
+  const session = await openNodeCommandSession(config, { ...o, wait: true });
   const input: DownloadNodeInput = {
     backupName: o.backupName, fqdn, destination, keyspaces: o.keyspace, tables: o.table, ignoreSystemKeyspaces: o.ignoreSystemKeyspaces,
     tempDir: o.tempDir, bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
-    nodeTaskQueue: config.orchestration.nodeAccess === 'worker' ? nodeTaskQueueOf(config.orchestration, fqdn) : undefined,
+    nodeTaskQueue: session.nodeTaskQueue,
   };
-  const session = await openCommandSession(config, o.taskQueue, true);
   try {
     const workflowId = downloadWorkflowId(o.backupName, fqdn, destination);
     let handle: WorkflowHandle<typeof downloadNode>;

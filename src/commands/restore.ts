@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CancelledFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import type { HostMapping } from '../activities/restore/cluster-plan';
-import { ConfigOverrides, loadMedusaConfig, nodeTaskQueueOf } from '../config/medusa-config';
+import { ConfigOverrides, loadMedusaConfig } from '../config/medusa-config';
 import { ExitError } from '../errors';
 import { backupNameProblem } from '../plan/backup-name';
 import type { TemporalSession } from '../temporal/session';
@@ -20,7 +20,7 @@ import {
 import { failureText } from './backup';
 import { downloadState } from './download';
 import { humanBytes, pollUntilClosed } from './follow';
-import { interruptMode, openCommandSession } from './session';
+import { interruptMode, openCommandSession, openNodeCommandSession } from './session';
 
 /** Options both commands share. */
 interface RestoreCommandCommon {
@@ -55,10 +55,6 @@ export interface RestoreClusterCommandOptions extends RestoreCommandCommon {
   force: boolean;
 }
 
-export const ONLINE_HELP = 'restore into the running node(s): download the tables, then `nodetool import` them; no restart, system keyspaces never touched '
-  + '(the default with --keyspace/--table)';
-export const OFFLINE_HELP = 'download while Cassandra runs, then stop it, swap the tables for the downloaded ones, and start it again '
-  + '(the default without --keyspace/--table)';
 
 /** One restore per backup and node: the same command again resumes it (embedded) or is refused while it runs. */
 export function restoreNodeWorkflowId(name: string, fqdn: string): string {
@@ -264,12 +260,11 @@ export async function restoreNodeCommand(o: RestoreNodeCommandOptions): Promise<
   const config = loadMedusaConfig(o.configFile, o.overrides);
   const fqdn = config.storage.fqdn;
   const name = o.backupName;
+  const session = await openNodeCommandSession(config, { ...o, wait: true });
   const input: RestoreNodeInput = {
     backupName: name, fqdn, keyspaces: o.keyspace, tables: o.table, mode, tempDir, verify: o.verify,
-    bucketName: o.overrides.bucketName, prefix: o.overrides.prefix,
-    nodeTaskQueue: config.orchestration.nodeAccess === 'worker' ? nodeTaskQueueOf(config.orchestration, fqdn) : undefined,
+    bucketName: o.overrides.bucketName, prefix: o.overrides.prefix, nodeTaskQueue: session.nodeTaskQueue,
   };
-  const session = await openCommandSession(config, o.taskQueue, true);
   try {
     const workflowId = restoreNodeWorkflowId(name, fqdn);
     let handle: WorkflowHandle<typeof restoreNode>;

@@ -9,14 +9,21 @@
  */
 import { parse } from 'ini';
 import { readFileSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { systemHostNames } from '../nodes/host-names';
+import { HostNameLookups, medusaNodeName } from '../plan/node-name';
 import { parseSize } from './sizes';
 
 export interface StorageConfig {
   storageProvider: string;
   bucketName: string;
   keyFile?: string;
+  /**
+   * Storage credentials already read (never from medusa.ini): what a node-side step gets from the
+   * central worker over SSH instead of the key file, which stays with the worker.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   basePath?: string;
   /** '' when no prefix; never contains '/'. */
   prefix: string;
@@ -81,11 +88,20 @@ export interface ChecksConfig {
   expectedResult?: string;
 }
 
-/** How node steps reach the nodes: `ssh` from the central worker, or `worker`: a worker on each node. */
-export type NodeAccess = 'ssh' | 'worker';
+/**
+ * How node steps reach the nodes. `ssh` (the default): the central worker logs into each node and
+ * starts this tool there (`node_command`), which moves the node's bytes straight to and from storage.
+ * `agentless`: nothing installed on the nodes; the central worker pulls the files over SFTP and sends
+ * them on itself (small clusters). `worker`: a worker on each node polls the node's own task queue.
+ */
+export type NodeAccess = 'ssh' | 'agentless' | 'worker';
+
+export const NODE_ACCESS_VALUES: readonly NodeAccess[] = ['ssh', 'agentless', 'worker'];
 
 export interface OrchestrationConfig {
   nodeAccess: NodeAccess;
+  /** With `ssh`: the command line that runs this tool on a node (its login shell finds it; default `medusa`). */
+  nodeCommand: string;
   /** Task queue of the worker on a node; `{fqdn}` is replaced by the node's name. */
   nodeTaskQueue: string;
 }
@@ -149,7 +165,8 @@ const opt = (v: string | undefined) => (v === undefined || v.trim() === '' || v.
 
 export interface ConfigEnvironment {
   env: Record<string, string | undefined>;
-  hostname: string;
+  /** This host's name lookups, for the default `[storage] fqdn` (Medusa's rules, src/plan/node-name.ts). */
+  hostNames: HostNameLookups;
   home: string;
 }
 
@@ -169,6 +186,8 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
     if (!bucketName) throw new Error(`${at('storage', 'bucket_name')} is required`);
     if (bucketName.includes('/')) throw new Error(`bucket_name ${bucketName} must not contain '/'`);
     const prefix = overrides.prefix ?? opt(st.prefix) ?? '';
+    // Medusa lets MEDUSA_RESOLVE_IP_ADDRESSES override the file, and names this node from the text as written.
+    const resolveIpAddresses = (e.env.MEDUSA_RESOLVE_IP_ADDRESSES ?? ca.resolve_ip_addresses ?? 'True').trim();
     if (prefix.includes('/')) throw new Error(`prefix ${prefix} must not contain '/'`);
     // Medusa only honours prefixes longer than one character in the index (see reference §1.4): refuse the trap.
     if (prefix.length === 1) throw new Error(`prefix ${prefix} is one character: Medusa would put the index and the data in different places; use a longer prefix`);
@@ -187,7 +206,7 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
       keyFile: overrides.keyFile ?? opt(st.key_file),
       basePath,
       prefix,
-      fqdn: overrides.fqdn ?? opt(st.fqdn) ?? e.hostname,
+      fqdn: medusaNodeName(overrides.fqdn ?? opt(st.fqdn), resolveIpAddresses, e.hostNames),
       region: opt(st.region) ?? 'default',
       apiProfile: opt(st.api_profile),
       storageClass: opt(st.storage_class),
@@ -222,7 +241,7 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
       cqlUsername: e.env.MEDUSA_CQL_USERNAME ?? opt(ca.cql_username),
       cqlPassword: e.env.MEDUSA_CQL_PASSWORD ?? opt(ca.cql_password),
       useSudo: bool(ca.use_sudo, true, at('cassandra', 'use_sudo')),
-      resolveIpAddresses: bool(ca.resolve_ip_addresses, true, at('cassandra', 'resolve_ip_addresses')),
+      resolveIpAddresses: bool(resolveIpAddresses, true, at('cassandra', 'resolve_ip_addresses')),
       startCmd: opt(ca.start_cmd) ?? 'sudo service cassandra start',
       stopCmd: opt(ca.stop_cmd) ?? 'sudo service cassandra stop',
     };
@@ -242,11 +261,11 @@ export function buildMedusaConfig(file: string, sections: Record<string, Section
       expectedRows: ch.expected_rows === undefined || ch.expected_rows.trim() === '' ? undefined : int(ch.expected_rows, 0, at('checks', 'expected_rows')),
       expectedResult: opt(ch.expected_result),
     };
-    const nodeAccess = (opt(or.node_access) ?? 'ssh').toLowerCase();
-    if (nodeAccess !== 'ssh' && nodeAccess !== 'worker') throw new Error(`${at('orchestration', 'node_access')} = ${String(or.node_access)} is not ssh or worker`);
+    const nodeAccess = (opt(or.node_access) ?? 'ssh').toLowerCase() as NodeAccess;
+    if (!NODE_ACCESS_VALUES.includes(nodeAccess)) throw new Error(`${at('orchestration', 'node_access')} = ${String(or.node_access)} is not one of ${NODE_ACCESS_VALUES.join(', ')}`);
     const queueTemplate = opt(or.node_task_queue) ?? DEFAULT_NODE_TASK_QUEUE;
     if (!queueTemplate.includes('{fqdn}')) throw new Error(`${at('orchestration', 'node_task_queue')} = ${queueTemplate} must contain {fqdn}: every node needs its own queue`);
-    const orchestration: OrchestrationConfig = { nodeAccess, nodeTaskQueue: queueTemplate };
+    const orchestration: OrchestrationConfig = { nodeAccess, nodeCommand: opt(or.node_command) ?? 'medusa', nodeTaskQueue: queueTemplate };
     const temporal: TemporalConfig = { address: opt(te.address), namespace: opt(te.namespace), stateDir: opt(te.state_dir) };
     return { file, storage, cassandra, ssh, checks, orchestration, temporal };
   } catch (err) {
@@ -270,5 +289,5 @@ export function loadMedusaConfig(file: string, overrides: ConfigOverrides = {}):
       sections[name] = Object.fromEntries(Object.entries(body as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? String(v[v.length - 1]) : String(v)]));
     }
   }
-  return buildMedusaConfig(file, sections, overrides, { env: process.env, hostname: hostname(), home: homedir() });
+  return buildMedusaConfig(file, sections, overrides, { env: process.env, hostNames: systemHostNames, home: homedir() });
 }

@@ -36,10 +36,25 @@ export interface SshNodeAccessOptions {
   killGraceMs?: number;
 }
 
+/** A command started by {@link SshNodeAccess.converse}. */
+export interface Conversation {
+  /** Writes to the command's standard input, which stays open until the channel closes. */
+  write(data: string | Buffer): void;
+  /** Exit status and stderr, as exec's (stdout went to `onStdout`); rejects like exec. */
+  result: Promise<CommandResult>;
+}
+
 /** NodeAccess over SSH, with the channel accounting visible for tests and diagnostics. */
 export interface SshNodeAccess extends NodeAccess {
   /** Permits for commands and SFTP not in use right now (maxChannels − 1 when idle; one is kept for kills). */
   readonly freeChannels: number;
+  /**
+   * Starts a long-running command that talks over its standard streams: what `write` sends reaches
+   * its stdin, which is never closed by us (the command sees its end when the channel or the
+   * connection goes, so it can stop when its caller dies), and its stdout reaches `onStdout` as it
+   * comes. An abort kills its process group, as for exec.
+   */
+  converse(command: string, options: { onStdout: (chunk: Buffer) => void; signal?: AbortSignal }): Conversation;
 }
 
 /** Connects to `target` (strict host-key checking, see {@link connectSsh}) and returns its NodeAccess. */
@@ -96,6 +111,37 @@ class SshAccess implements SshNodeAccess {
       if (signal?.aborted) throw abortError(signal, `${this.node}: ${command}`);
       throw this.lost ?? err;
     }
+  }
+
+  converse(command: string, options: { onStdout: (chunk: Buffer) => void; signal?: AbortSignal }): Conversation {
+    const { signal, onStdout } = options;
+    let input: ((data: string | Buffer) => void) | undefined;
+    const queued: (string | Buffer)[] = [];
+    const result = (async () => {
+      this.checkOpen();
+      const release = await this.channels.acquire(signal);
+      if (this.lost) {
+        release();
+        throw this.lost;
+      }
+      const started = startCommand(this.client, `exec sh -c ${shellQuote(command)}`, {
+        signal, onStdout, killGraceMs: this.killGraceMs, host: this.node, killGroup: (pgid, sig) => this.killGroup(pgid, sig),
+      });
+      void started.closed.then(release);
+      input = started.write;
+      for (const data of queued.splice(0)) input(data);
+      try {
+        return await started.result;
+      } catch (err) {
+        if (signal?.aborted) throw abortError(signal, `${this.node}: ${command}`);
+        throw this.lost ?? err;
+      }
+    })();
+    const write = (data: string | Buffer) => {
+      if (input) input(data);
+      else queued.push(data);
+    };
+    return { write, result };
   }
 
   async createReadStream(path: string, options: { start?: number } = {}): Promise<Readable> {

@@ -7,7 +7,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createActivityContext } from '../activities/context';
+import { centralNodeMode, createActivityContext } from '../activities/context';
 import type { MedusaConfig } from '../config/medusa-config';
 import { DEFAULT_TASK_QUEUE } from '../shared/constants';
 import { createWorker } from '../worker';
@@ -32,6 +32,11 @@ export interface SessionOptions {
   taskQueue?: string;
   /** Run a worker in this process when embedded (commands that run workflows). */
   worker?: boolean;
+  /**
+   * Embedded on a Cassandra node, acting on that node: a second in-process worker polls this queue
+   * (the node's own, which the workflow's node steps go to) and reaches the node's files directly.
+   */
+  localNodeQueue?: string;
   log?: (line: string) => void;
 }
 
@@ -53,12 +58,10 @@ export async function openSession(o: SessionOptions = {}): Promise<TemporalSessi
   const embedded = await EmbeddedTemporal.acquire(plan.stateDir);
   let connection: Connection | undefined;
   let native: NativeConnection | undefined;
-  let running: { worker: Worker; done: Promise<void> } | undefined;
+  const running: { worker: Worker; done: Promise<void> }[] = [];
   const close = async () => {
-    if (running) {
-      running.worker.shutdown();
-      await running.done.catch(() => undefined);
-    }
+    for (const r of running) r.worker.shutdown();
+    for (const r of running) await r.done.catch(() => undefined);
     await native?.close();
     await connection?.close();
     await embedded.release();
@@ -72,9 +75,16 @@ export async function openSession(o: SessionOptions = {}): Promise<TemporalSessi
       native = await connectWorker(target);
       const worker = await createWorker({
         connection: native, namespace: plan.namespace, taskQueue: o.taskQueue ?? DEFAULT_TASK_QUEUE,
-        context: o.config ? createActivityContext(o.config, 'ssh') : undefined, shutdownGraceTime: '5 seconds',
+        context: o.config ? createActivityContext(o.config, centralNodeMode(o.config)) : undefined, shutdownGraceTime: '5 seconds',
       });
-      running = { worker, done: worker.run() };
+      running.push({ worker, done: worker.run() });
+      if (o.localNodeQueue && o.config) {
+        const onNode = await createWorker({
+          connection: native, namespace: plan.namespace, taskQueue: o.localNodeQueue, activitiesOnly: true,
+          context: createActivityContext(o.config, 'local'), shutdownGraceTime: '5 seconds',
+        });
+        running.push({ worker: onNode, done: onNode.run() });
+      }
     }
     return { client: new Client({ connection, namespace: plan.namespace }), namespace: plan.namespace, embedded, close };
   } catch (err) {

@@ -150,7 +150,7 @@ async function backUpNodes(
   input: BackupClusterInput, backupName: string, mode: BackupMode, parallelSnapshots: number, progress: ClusterProgress, nodes: ClusterNode[],
 ): Promise<BackupClusterResult> {
   const onNode = (n: NodeStatus) => proxyActivities<Activities>({
-    startToCloseTimeout: '15 minutes', retry: RETRY,
+    startToCloseTimeout: '15 minutes', heartbeatTimeout: '1 minute', retry: RETRY,
     ...(n.taskQueue ? { taskQueue: n.taskQueue, scheduleToStartTimeout: '5 minutes' } : {}),
   });
   const tag = snapshotTag(backupName, input.useExistingSnapshot ?? false);

@@ -107,10 +107,12 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   const onNode = input.nodeTaskQueue ? { scheduleToStartTimeout: startSeconds * 1000 } : {};
   const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: PERMANENT_ERROR_TYPES };
   // Storage-only steps stay with the central worker; steps that touch the node go to the node's worker.
+  // Every node step heartbeats (a dead worker is noticed within a minute); steps whose time grows with the
+  // data — planning with its hashing, the upload, the manifest's checks — have no fixed bound beyond that.
   const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
-  const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '15 minutes', retry });
+  const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '15 minutes', heartbeatTimeout: '1 minute', retry });
   const transfer = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '7 days', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 20 } });
-  const cleanup = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '10 minutes', retry: { ...retry, maximumAttempts: 10 } });
+  const cleanup = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
 
   const ref = { backupName: input.backupName, fqdn: input.fqdn, mode, bucketName: input.bucketName, prefix: input.prefix };
   const useExisting = input.useExistingSnapshot ?? false;
@@ -135,7 +137,7 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
     let upload: UploadResult;
     for (let attempt = 1; ; attempt++) {
       progress.phase = 'planning';
-      plan = await steps.planBackup({ ...ref, tag, dataDir: start.dataDir, workDir, enableMd5Checks: input.enableMd5Checks });
+      plan = await transfer.planBackup({ ...ref, tag, dataDir: start.dataDir, workDir, enableMd5Checks: input.enableMd5Checks });
       progress.plan = plan;
       progress.phase = 'uploading';
       try {
@@ -148,7 +150,7 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
       }
     }
     progress.phase = 'manifest';
-    const finish = await steps.finishBackup({ ...ref, planPath: plan.planPath });
+    const finish = await transfer.finishBackup({ ...ref, planPath: plan.planPath });
     progress.phase = 'clearing';
     if (!(input.keepSnapshot ?? false)) {
       snapshotCleared = (await cleanup.clearSnapshot({ fqdn: input.fqdn, tag, dataDir: start.dataDir, workDir })).cleared;

@@ -81,7 +81,7 @@ async function runDownloadNode(input: DownloadNodeInput): Promise<DownloadNodeRe
   if (!(startSeconds > 0)) throw ApplicationFailure.nonRetryable(`nodeStartTimeoutSeconds must be > 0, not ${String(input.nodeStartTimeoutSeconds)}`, 'BadInput');
   const onNode = input.nodeTaskQueue ? { scheduleToStartTimeout: startSeconds * 1000 } : {};
   const retry: RetryPolicy = { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: PERMANENT_ERROR_TYPES };
-  const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '15 minutes', retry });
+  const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '15 minutes', heartbeatTimeout: '1 minute', retry });
   const transfer = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '7 days', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 20 } });
 
   const info = workflowInfo();
@@ -96,7 +96,7 @@ async function runDownloadNode(input: DownloadNodeInput): Promise<DownloadNodeRe
     let result: DownloadResult;
     for (let attempt = 1; ; attempt++) {
       progress.phase = 'planning';
-      plan = await steps.planDownload(request);
+      plan = await transfer.planDownload(request);
       progress.plan = plan;
       progress.phase = 'downloading';
       try {

@@ -165,7 +165,7 @@ class NodeSteps {
   constructor(readonly status: NodeRestoreStatus, private readonly o: RestoreOptions & { keepAuth?: boolean }, private readonly mode: RestoreMode) {
     const taskQueue = status.taskQueue ?? workflowInfo().taskQueue;
     const onNode = status.taskQueue ? { scheduleToStartTimeout: positive(o.nodeStartTimeoutSeconds, 300, 'nodeStartTimeoutSeconds') * 1000 } : {};
-    this.steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '30 minutes', retry: RETRY });
+    this.steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute', retry: RETRY });
     this.waits = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', retry: RETRY });
   }
 

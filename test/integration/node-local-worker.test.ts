@@ -96,7 +96,7 @@ function startNodeWorker(host: string, ini: string): void {
 beforeAll(async () => {
   h = await startHarness();
   const central = sandboxConfig('local', { prefix });
-  central.orchestration = { nodeAccess: 'worker', nodeTaskQueue: QUEUE_TEMPLATE };
+  central.orchestration = { ...central.orchestration, nodeAccess: 'worker', nodeTaskQueue: QUEUE_TEMPLATE };
   ({ taskQueue: centralQueue, storage } = await h.worker(central));
 
   tmp = mkdtempSync(join(tmpdir(), 'medusa-node-local-'));

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivityContext } from '../../src/activities/context';
+import { centralNodeMode, createActivityContext } from '../../src/activities/context';
 import { ConfigOverrides, loadMedusaConfig, MedusaConfig } from '../../src/config/medusa-config';
 import { Storage } from '../../src/storage/storage';
 import { createWorker } from '../../src/worker';
@@ -49,7 +49,7 @@ export async function startHarness(): Promise<Harness> {
     client, nativeConnection, bundle,
     async worker(config) {
       const taskQueue = uniqueId('backup');
-      const context = createActivityContext(config, 'ssh');
+      const context = createActivityContext(config, centralNodeMode(config));
       const worker = await createWorker({ connection: nativeConnection, taskQueue, workflowBundle: bundle, context });
       running.push({ worker, done: worker.run() });
       return { taskQueue, storage: context.storage() };

@@ -11,10 +11,9 @@ export default async function globalSetup(): Promise<void> {
   const s = loadSettings();
   await installPythonMedusa(s, (line) => process.stderr.write(`\nsandbox: ${line}`));
   const alreadyUp = isUp(s);
-  if (!alreadyUp) {
-    await up(s, (line) => process.stderr.write(`\nsandbox: ${line}`));
-    process.stderr.write('\n');
-  }
+  // Started, or (left running from an earlier run) its hosts given the tool of this checkout.
+  await up(s, (line) => process.stderr.write(`\nsandbox: ${line}`));
+  process.stderr.write('\n');
   try {
     if (s.cassandra) await loadSampleData(s, (line) => process.stderr.write(`sandbox: ${line}\n`));
   } catch (err) {

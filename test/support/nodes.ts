@@ -1,6 +1,32 @@
 /** Looking at a sandbox node over SSH, the way an operator would, to check what a backup did there. */
+import { status } from '../../sandbox/index';
+import { NODE_TOOL_PATH } from '../../sandbox/parts/node-tool';
+import { loadSettings } from '../../sandbox/settings';
 import { connectSsh, execCommand } from '../../src/nodes/ssh/connect';
+import { CliRun, runProgram } from './cli';
 import { sandbox } from './env';
+
+/** This tool as installed on every sandbox host (the release artifact, sandbox/parts/node-tool.ts). */
+export const NODE_MEDUSA = `${NODE_TOOL_PATH}/bin/medusa`;
+
+/** The PATH of a sandbox host's sessions: its nodetool, then the installed tool. */
+export const HOST_PATH = `/opt/cassandra/bin:${NODE_TOOL_PATH}/bin:${process.env.PATH ?? '/usr/bin:/bin'}`;
+
+/** The pid of a host's sshd, whose mount and UTS namespaces are the host's. */
+export function hostPid(host: string): number {
+  const sshd = status(loadSettings()).find((p) => p.part === `SSH host ${host}`);
+  if (!sshd?.running) throw new Error(`the sandbox's SSH host ${host} is not running`);
+  return sshd.pid;
+}
+
+/**
+ * Runs `argv` on a sandbox host as a program on that machine would run — inside the host's mount and UTS
+ * namespaces (its /etc/cassandra, data, /etc/hosts, hostname and installed tool), with the host's PATH —
+ * without SSH. The network is the machine's.
+ */
+export function inHost(host: string, argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<CliRun> {
+  return runProgram('nsenter', ['--target', String(hostPid(host)), '--mount', '--uts', '--', ...argv], { PATH: HOST_PATH, ...env }, cwd);
+}
 
 /** Runs a command on a sandbox host as root; a non-zero exit fails the test with the command's stderr. */
 export async function onNode(host: string, command: string): Promise<string> {

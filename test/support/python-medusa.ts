@@ -8,11 +8,10 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { status } from '../../sandbox/index';
 import { CASSANDRA_MEDUSA_VERSION, loadSettings, pythonMedusaBin } from '../../sandbox/settings';
 import { CliRun, runProgram } from './cli';
 import { sandbox } from './env';
-import { NODES, onNode, snapshotsLeft } from './nodes';
+import { inHost, NODES, onNode, snapshotsLeft } from './nodes';
 
 export { CASSANDRA_MEDUSA_VERSION };
 
@@ -23,8 +22,15 @@ export interface PythonMedusaIni {
   storage: PythonMedusaStorage;
   /** `[storage] prefix`: one per test, so its catalogue holds only its own backups. */
   prefix: string;
-  /** `[storage] fqdn`, the node Medusa acts as (default 127.0.0.2); the node's address, as in our token maps. */
-  fqdn?: string;
+  /**
+   * `[storage] fqdn`, the node Medusa acts as (default 127.0.0.2); the node's address, as in our token maps.
+   * `null`: no fqdn line, as on a node, where Medusa names the host itself.
+   */
+  fqdn?: string | null;
+  /** `[cassandra] resolve_ip_addresses` (default False: addresses, as in the sandbox's token maps). */
+  resolveIpAddresses?: 'True' | 'False';
+  /** Without an [ssh] section, as a node's medusa.ini usually is (default: with one, for backup-cluster). */
+  noSsh?: boolean;
 }
 
 /** The `medusa` of the virtual environment; fails with the command that installs it when it is missing. */
@@ -67,19 +73,18 @@ export function writePythonMedusaIni(o: PythonMedusaIni): string {
 config_file = /etc/cassandra/cassandra.yaml
 nodetool_executable = /opt/cassandra/bin/nodetool
 use_sudo = False
-resolve_ip_addresses = False
+resolve_ip_addresses = ${o.resolveIpAddresses ?? 'False'}
 
 [storage]
 ${storage.join('\n')}
 prefix = ${o.prefix}
-fqdn = ${o.fqdn ?? '127.0.0.2'}
-concurrent_transfers = 4
-
+${o.fqdn === null ? '' : `fqdn = ${o.fqdn ?? '127.0.0.2'}\n`}concurrent_transfers = 4
+${o.noSsh ? '' : `
 [ssh]
 username = root
 key_file = ${sandbox('SANDBOX_SSH_KEY')}
 port = ${sandbox('SANDBOX_SSH_PORT')}
-
+`}
 [checks]
 enable_md5_checks = False
 `;
@@ -101,10 +106,7 @@ export function pythonMedusa(ini: string, args: string[]): Promise<CliRun> {
  * nodetool are that node's. The network is the machine's: Medusa reaches the node's CQL port at its address.
  */
 export function pythonMedusaOnNode(host: string, ini: string, args: string[]): Promise<CliRun> {
-  const sshd = status(loadSettings()).find((p) => p.part === `SSH host ${host}`);
-  if (!sshd?.running) throw new Error(`the sandbox's SSH host ${host} is not running`);
-  return run('nsenter', ['--target', String(sshd.pid), '--mount', '--uts', '--', pythonMedusaCommand(), '--config-file', ini, ...args],
-    { PATH: `/opt/cassandra/bin:${process.env.PATH ?? '/usr/bin:/bin'}` }, tmpdir());
+  return inHost(host, [pythonMedusaCommand(), '--config-file', ini, ...args], {}, tmpdir());
 }
 
 export interface MedusaWrittenBackup {

@@ -1,10 +1,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildMedusaConfig, ConfigError, loadMedusaConfig, nodeTaskQueueOf } from '../../src/config/medusa-config';
+import { buildMedusaConfig, ConfigEnvironment, ConfigError, loadMedusaConfig, nodeTaskQueueOf } from '../../src/config/medusa-config';
 import { parseSize } from '../../src/config/sizes';
 
-const env = { env: { USER: 'cassandra' }, hostname: 'node1.example.com', home: '/home/cassandra' };
+/** A host named node1, known to its name service as node1.example.com at 10.0.0.1. */
+const hostNames = {
+  getfqdn: (name?: string) => (name === undefined || name === '10.0.0.1' ? 'node1.example.com' : name),
+  resolveName: (name: string) => (name === 'node1.example.com' ? '10.0.0.1' : undefined),
+};
+const env: ConfigEnvironment = { env: { USER: 'cassandra' }, hostNames, home: '/home/cassandra' };
 const minimal = { storage: { storage_provider: 'local', base_path: '/backups', bucket_name: 'b' } };
 
 test("Medusa's defaults apply where the file is silent", () => {
@@ -17,7 +22,19 @@ test("Medusa's defaults apply where the file is silent", () => {
   expect(c.cassandra).toMatchObject({ configFile: '/etc/cassandra/cassandra.yaml', nodetoolExecutable: 'nodetool', nodetoolFlags: '-Dcom.sun.jndi.rmiURLParsing=legacy', useSudo: true });
   expect(c.ssh).toMatchObject({ username: 'cassandra', port: 22, keepaliveSeconds: 60, knownHosts: '/home/cassandra/.ssh/known_hosts', strictHostKeyChecking: true });
   expect(c.checks).toEqual({ enableMd5Checks: false, md5CheckConcurrency: 1 });
-  expect(c.orchestration).toEqual({ nodeAccess: 'ssh', nodeTaskQueue: 'medusa-node-{fqdn}' });
+  expect(c.orchestration).toEqual({ nodeAccess: 'ssh', nodeCommand: 'medusa', nodeTaskQueue: 'medusa-node-{fqdn}' });
+});
+
+test("the default node name is Medusa's: getfqdn() resolved, or its address when resolve_ip_addresses = False (also from MEDUSA_RESOLVE_IP_ADDRESSES)", () => {
+  const fqdn = (cassandra: Record<string, string>, more: Partial<typeof env> = {}, fromCli?: string) =>
+    buildMedusaConfig('f.ini', { ...minimal, cassandra }, { fqdn: fromCli }, { ...env, ...more }).storage.fqdn;
+  expect(fqdn({})).toBe('node1.example.com');
+  expect(fqdn({ resolve_ip_addresses: 'False' })).toBe('10.0.0.1');
+  expect(fqdn({ resolve_ip_addresses: 'True' }, { env: { MEDUSA_RESOLVE_IP_ADDRESSES: 'False' } })).toBe('10.0.0.1');
+  // --fqdn naming this host's getfqdn() goes through the same resolution; any other name is used as given.
+  expect(fqdn({ resolve_ip_addresses: 'False' }, {}, 'node1.example.com')).toBe('10.0.0.1');
+  expect(fqdn({ resolve_ip_addresses: 'False' }, {}, 'cass-7')).toBe('cass-7');
+  expect(() => fqdn({}, { hostNames: { ...hostNames, resolveName: () => undefined } })).toThrow('set [storage] fqdn');
 });
 
 test('[orchestration] chooses workers on the nodes, and names their queues from a template', () => {
@@ -52,7 +69,7 @@ test.each([
   [{ storage: { ...minimal.storage, multipart_chunksize: '1MB' } }, /must be at least 5MB/],
   [{ storage: { ...minimal.storage, multi_part_upload_threshold: 'lots' } }, /multi_part_upload_threshold in f\.ini = lots is not a size/],
   [{ ...minimal, checks: { enable_md5_checks: 'perhaps' } }, /enable_md5_checks in f\.ini = perhaps is not true or false/],
-  [{ ...minimal, orchestration: { node_access: 'agent' } }, /\[orchestration\] node_access in f\.ini = agent is not ssh or worker/],
+  [{ ...minimal, orchestration: { node_access: 'agent' } }, /\[orchestration\] node_access in f\.ini = agent is not one of ssh, agentless, worker/],
   [{ ...minimal, orchestration: { node_task_queue: 'medusa-node' } }, /node_task_queue in f\.ini = medusa-node must contain \{fqdn\}/],
 ])('bad configuration %o is one clear line', (sections, message) => {
   expect(() => buildMedusaConfig('f.ini', sections, {}, env)).toThrow(ConfigError);

@@ -11,7 +11,7 @@ export interface SnapshotRef {
 }
 
 export function makeSnapshotActivities(ctx: ActivityContext) {
-  const sudo = () => ctx.config.cassandra.useSudo && ctx.nodeMode === 'ssh' && ctx.config.ssh.username !== 'root';
+  const sudo = () => ctx.config.cassandra.useSudo && ctx.nodeMode !== 'local' && ctx.config.ssh.username !== 'root';
   return {
     /** Takes the snapshot, or reuses one with this tag (a retry, or backup-cluster's phase 1). A failed nodetool fails the backup. */
     async takeSnapshot(r: SnapshotRef & { mustExist: boolean }): Promise<{ reused: boolean; files: number }> {

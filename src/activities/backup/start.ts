@@ -12,7 +12,8 @@ import { pyJsonDumps } from '../../plan/python-json';
 import { serializeTokenMap, TokenMap } from '../../plan/tokenmap';
 import { Storage } from '../../storage/storage';
 import { ActivityContext } from '../context';
-import { cqlClient, fqdnOf } from '../cql';
+import { cqlClient } from '../cql';
+import { ringNodeNameOf } from '../../nodes/host-names';
 import { badInput, classify } from '../failures';
 import { readCassandraYaml } from './node-commands';
 import { BackupStart, NodeBackupRef } from './types';
@@ -67,7 +68,7 @@ export function makeStartActivities(ctx: ActivityContext) {
           schema = elements.filter((e) => !NOT_IN_SCHEMA.includes(e.keyspace)).map((e) => e.statement).join('\n\n') + '\n';
           const ring = await readTokenRing(client);
           tokenmap = {};
-          for (const n of ring) tokenmap[await fqdnOf(n.address, ctx.config.cassandra.resolveIpAddresses)] = { tokens: n.tokens, isUp: n.isUp, rack: n.rack, dc: n.datacenter };
+          for (const n of ring) tokenmap[await ringNodeNameOf(n.address, ctx.config.cassandra.resolveIpAddresses)] = { tokens: n.tokens, isUp: n.isUp, rack: n.rack, dc: n.datacenter };
           releaseVersion = (await client.execute('SELECT release_version FROM system.local')).rows[0].release_version as string;
         } finally {
           await client.shutdown();

@@ -4,11 +4,11 @@
  * retry skips every object already complete in storage (same key, same size — writes are
  * all-or-nothing), so finished files are never sent twice.
  */
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { sameStoredObject } from '../../plan/differential';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { filesSkipped, fileUploaded } from '../metrics';
+import { step } from '../step-context';
 import { readPlan } from './plan';
 import { NodeBackupRef, UploadProgress, UploadResult } from './types';
 
@@ -19,7 +19,7 @@ export function makeUploadActivities(ctx: ActivityContext) {
     async uploadFiles(r: NodeBackupRef & { planPath: string }): Promise<UploadResult> {
       return classify(r.fqdn, 'upload', async () => {
         const node = await ctx.openNode(r.fqdn);
-        const signal = cancellationSignal();
+        const { signal, heartbeat } = step();
         const timer = setInterval(() => heartbeat(progress), 2000);
         const progress: UploadProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
         try {

@@ -6,7 +6,7 @@
  * a backup being written may reuse any pool object. Bounded batches with heartbeats; a retry
  * re-lists the pool, so it resumes where the killed attempt stopped.
  */
-import { Context } from '@temporalio/activity';
+import { step } from '../step-context';
 import { nodeIsBusy, poolVerdict } from '../../catalogue/purge-plan';
 import { Layout } from '../../plan/layout';
 import { ObjectInfo } from '../../storage/storage';
@@ -33,9 +33,9 @@ export interface CleanPoolResult extends DeletionCounts {
 export function makeCleanPoolActivities(ctx: ActivityContext) {
   return {
     async cleanPool(r: CleanPoolRequest): Promise<CleanPoolResult> {
-      const activity = Context.current();
+      const activity = step();
       const storage = ctx.storage(r.bucketName);
-      const done: DeletionCounts = { objects: 0, bytes: 0, ...(activity.info.heartbeatDetails as DeletionCounts | undefined) };
+      const done: DeletionCounts = { objects: 0, bytes: 0, ...(activity.heartbeatDetails as DeletionCounts | undefined) };
       try {
         const busy = nodeIsBusy(r.fqdn, await runningBackups(ctx, r.bucketName, r.prefix));
         if (busy) return { fqdn: r.fqdn, objects: done.objects, bytes: done.bytes, keptWithinGrace: 0, skipped: `a backup is being written to it (workflow ${busy.workflowId})` };
@@ -54,7 +54,7 @@ export function makeCleanPoolActivities(ctx: ActivityContext) {
           done.objects += n.objects;
           done.bytes += n.bytes;
           activity.heartbeat({ ...done });
-          if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+          if (activity.signal.aborted) throw activity.signal.reason;
         });
         return { fqdn: r.fqdn, objects: done.objects, bytes: done.bytes, keptWithinGrace };
       } catch (err) {

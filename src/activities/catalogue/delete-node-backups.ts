@@ -24,7 +24,7 @@
  * `127.0.0.10`. Deletes go in bounded batches with a heartbeat after each, carrying the counts and
  * the backups done: a retry (worker killed) resumes with the next backup and re-lists what is left.
  */
-import { Context } from '@temporalio/activity';
+import { step } from '../step-context';
 import { mapLimit } from '../../catalogue/catalogue';
 import { parseIndexKey } from '../../catalogue/index-names';
 import { Layout } from '../../plan/layout';
@@ -90,17 +90,17 @@ async function collect(storage: Storage, prefix: string): Promise<ObjectInfo[]> 
 export function makeDeleteNodeBackupsActivities(ctx: ActivityContext) {
   return {
     async deleteNodeBackups(r: DeleteNodeBackupsRequest): Promise<DeleteNodeBackupsResult> {
-      const activity = Context.current();
+      const activity = step();
       const storage = ctx.storage(r.bucketName);
       const l = new Layout(r.prefix, r.fqdn);
       const batchSize = r.batchSize ?? 200;
-      const cp: Checkpoint = { done: 0, objects: 0, bytes: 0, ...(activity.info.heartbeatDetails as Checkpoint | undefined) };
+      const cp: Checkpoint = { done: 0, objects: 0, bytes: 0, ...(activity.heartbeatDetails as Checkpoint | undefined) };
       const beat = (n: DeletionCounts) => {
         cp.objects += n.objects;
         cp.bytes += n.bytes;
         activity.heartbeat({ ...cp });
         // Cancelled (workflow cancelled, worker shutting down): stop between batches; a retry resumes.
-        if (activity.cancellationSignal.aborted) throw activity.cancellationSignal.reason;
+        if (activity.signal.aborted) throw activity.signal.reason;
       };
       try {
         if (cp.done === 0 && cp.latest === undefined) {

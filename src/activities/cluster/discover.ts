@@ -10,7 +10,8 @@ import { Layout } from '../../plan/layout';
 import { nodeTaskQueueOf } from '../../config/medusa-config';
 import { clusterLockId } from '../../shared/constants';
 import { ActivityContext } from '../context';
-import { cqlClient, fqdnOf } from '../cql';
+import { cqlClient } from '../cql';
+import { ringNodeNameOf } from '../../nodes/host-names';
 import { badInput, classify } from '../failures';
 
 export interface ClusterNode {
@@ -72,7 +73,7 @@ export function makeDiscoverActivities(ctx: ActivityContext) {
           const nodes: ClusterNode[] = [];
           for (const n of ring) {
             const first = n.tokens.reduce((a, b) => (b < a ? b : a), n.tokens[0] ?? 0n);
-            const fqdn = await fqdnOf(n.address, ctx.config.cassandra.resolveIpAddresses);
+            const fqdn = await ringNodeNameOf(n.address, ctx.config.cassandra.resolveIpAddresses);
             nodes.push({
               fqdn, datacenter: n.datacenter, rack: n.rack, firstToken: first.toString(), isUp: n.isUp,
               ...(workers ? { taskQueue: nodeTaskQueueOf(ctx.config.orchestration, fqdn) } : {}),

@@ -10,7 +10,8 @@ import { CatalogueError, getClusterBackup } from '../../catalogue/catalogue';
 import { nodeTaskQueueOf } from '../../config/medusa-config';
 import { readTokenRing } from '../../cassandra/token-ring';
 import { ActivityContext } from '../context';
-import { cqlClient, fqdnOf } from '../cql';
+import { cqlClient } from '../cql';
+import { ringNodeNameOf } from '../../nodes/host-names';
 import { classify } from '../failures';
 import { mapRestore, MappingError, MappingHost } from '../../plan/restore-mapping';
 import { clusterLockId } from '../../shared/constants';
@@ -89,7 +90,7 @@ export function makeClusterRestorePlanActivities(ctx: ActivityContext) {
           await client.shutdown();
         }
         const live: MappingHost[] = [];
-        for (const n of ring) live.push({ fqdn: await fqdnOf(n.address, ctx.config.cassandra.resolveIpAddresses), tokens: n.tokens, datacenter: n.datacenter, rack: n.rack });
+        for (const n of ring) live.push({ fqdn: await ringNodeNameOf(n.address, ctx.config.cassandra.resolveIpAddresses), tokens: n.tokens, datacenter: n.datacenter, rack: n.rack });
         const sources: MappingHost[] = Object.entries(tokenmap).filter(([f]) => !skipped.includes(f)).map(([fqdn, e]) => ({ fqdn, tokens: e.tokens, datacenter: e.dc }));
         if (sources.length === 0) throw refuse(`backup ${r.backupName} has no node to restore`, 'BackupIncomplete');
         let mapping;

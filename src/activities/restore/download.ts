@@ -10,7 +10,6 @@
  * right MD5, hashed on the node, where the manifest has one) and downloads only the rest; the
  * temp files the dead attempt left are removed.
  */
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -20,6 +19,7 @@ import { mapLimit } from '../../shared/map-limit';
 import { md5ManyOnNode } from '../backup/node-commands';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
+import { step } from '../step-context';
 import { filesBelow, readDownloadPlan } from './plan';
 import { DownloadProgress, DownloadResult } from './types';
 
@@ -66,7 +66,7 @@ export function makeDownloadActivities(ctx: ActivityContext) {
     async downloadFiles(r: { fqdn: string; bucketName?: string; planPath: string }): Promise<DownloadResult> {
       return classify(r.fqdn, 'download', async () => {
         const node = await ctx.openNode(r.fqdn);
-        const signal = cancellationSignal();
+        const { signal, heartbeat } = step();
         const progress: DownloadProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
         const timer = setInterval(() => heartbeat(progress), 2000);
         try {

@@ -18,7 +18,8 @@
  * The replaced files are kept in `previous/` until the node is back, so a restore that fails half-way
  * never loses what was there.
  */
-import { heartbeat, sleep } from '@temporalio/activity';
+import { sleep } from '@temporalio/activity';
+import { step } from '../step-context';
 import { ApplicationFailure } from '@temporalio/common';
 import { CassandraConfig } from '../../config/medusa-config';
 import { NodeAccess, shellQuote } from '../../nodes/node-access';
@@ -101,7 +102,7 @@ async function waitUntil(ready: () => Promise<boolean>, timeoutSeconds: number, 
   for (;;) {
     if (await ready()) return;
     if (Date.now() > deadline) throw failure();
-    heartbeat();
+    step().heartbeat();
     await sleep(2000);
   }
 }
@@ -136,7 +137,7 @@ export function makeNodeRestoreActivities(ctx: ActivityContext) {
           // A drained node has flushed everything and has nothing to replay; a failure here is not fatal (stop_cmd still stops it).
           await nodetool(node, c(), c().useSudo, ['drain']).catch(() => undefined);
         }
-        heartbeat();
+        step().heartbeat();
         const stop = await node.exec(c().stopCmd);
         if (stop.code !== 0) {
           throw new Error(`stop_cmd \`${c().stopCmd}\` exited ${String(stop.code ?? stop.signal)}: ${(stop.stderr.trim() || stop.stdout.trim()).split('\n').slice(-2).join(' | ')}`);
@@ -188,7 +189,7 @@ chown -R --reference=${q(layout.dataDir)} ${q(live)}
 rmdir ${q(from)}
 find ${q(live)} -type f ! -path '*/snapshots/*' ! -path '*/backups/*' | wc -l`;
           files += Number((await run(node, sudo(), script, `restoring ${t}`)).trim() || 0);
-          heartbeat();
+          step().heartbeat();
         }
         if (r.clearCommitlog) {
           for (const [dir, name] of [[layout.commitlogDir, 'commitlog'], [layout.savedCachesDir, 'saved_caches']]) {
@@ -279,7 +280,7 @@ find ${q(live)} -type f ! -path '*/snapshots/*' ! -path '*/backups/*' | wc -l`;
           }
           files += count;
           tables.push(`${ks}.${table}`);
-          heartbeat();
+          step().heartbeat();
         }
         return { tables, files };
       });

@@ -33,6 +33,8 @@ export interface CommandOptions {
    * that reports its process group (see session-marker.ts) and this function is called with it.
    */
   killGroup?: KillGroup;
+  /** The command's stdout, chunk by chunk as it comes (then not collected: the result's stdout is empty). */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface StartedCommand {
@@ -48,12 +50,24 @@ export interface StartedCommand {
    * server free again (sshd keeps the slot while the command's processes live, even after abort).
    */
   closed: Promise<void>;
+  /**
+   * Writes to the command's standard input, which stays open: the command sees its end only when
+   * the channel or the connection closes (a command that must stop when its caller goes away reads it).
+   */
+  write(data: string | Buffer): void;
 }
 
 /** Starts `command` (a shell string for the remote login shell) on a new session channel. */
 export function startCommand(client: Client, command: string, options: CommandOptions = {}): StartedCommand {
-  const { signal, killGraceMs = 3000, host = 'ssh host', killGroup } = options;
+  const { signal, killGraceMs = 3000, host = 'ssh host', killGroup, onStdout } = options;
   let markClosed!: () => void;
+  // What `write` was given before the channel opened; afterwards it goes straight to the channel.
+  let pending: (string | Buffer)[] | undefined = [];
+  let writeNow: ((data: string | Buffer) => void) | undefined;
+  const write = (data: string | Buffer) => {
+    if (writeNow) writeNow(data);
+    else pending?.push(data);
+  };
   const closed = new Promise<void>((resolve) => (markClosed = resolve));
   const result = new Promise<ExecResult>((resolve, reject) => {
     let settled = false;
@@ -97,7 +111,7 @@ export function startCommand(client: Client, command: string, options: CommandOp
         return settle(() => reject(err));
       }
       channel = ch;
-      const out = new MarkedOutput();
+      const out = new MarkedOutput(undefined, onStdout);
       const errOut = new MarkedOutput((g) => {
         pgid = g;
         if (settled) stop(); // aborted before the group was known
@@ -116,6 +130,11 @@ export function startCommand(client: Client, command: string, options: CommandOp
         if (exit.signal !== undefined) r.signal = exit.signal;
         settle(() => resolve(r));
       });
+      writeNow = (data) => {
+        ch.write(data);
+      };
+      for (const data of pending ?? []) ch.write(data);
+      pending = undefined;
       if (settled) stop(); // aborted while the channel was being opened
     };
     try {
@@ -126,5 +145,5 @@ export function startCommand(client: Client, command: string, options: CommandOp
       settle(() => reject(new SshConnectError(`ssh ${host}: ${(err as Error).message}`, host)));
     }
   });
-  return { result, closed };
+  return { result, closed, write };
 }

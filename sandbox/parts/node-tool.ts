@@ -1,0 +1,86 @@
+/**
+ * This tool on every sandbox host, as Medusa users install Medusa on every node: the release artifact
+ * (`npm run release`, scripts/release.sh) built from this checkout, installed with the README's one command
+ * (`npm install -g`, here with `--prefix <sandbox>/node-tool`), which every host mounts at /opt/medusa-temporal;
+ * its bin/ is on the PATH of SSH sessions, so `medusa` there is the installed, compiled tool.
+ *
+ * The artifact is cached by a hash of what goes into it (sources, bin, package files, the build script), so it is
+ * built again only when the code changed; the installation follows the artifact, and a running sandbox picks up a
+ * new one at the next `up` or test run (the hosts' mounts show the directory's new contents).
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { SandboxError } from '../proc';
+import { SandboxSettings } from '../settings';
+
+const run = promisify(execFile);
+const repoRoot = resolve(__dirname, '..', '..');
+
+/** Where every host sees the installation. */
+export const NODE_TOOL_PATH = '/opt/medusa-temporal';
+
+/** The installation's directory on the real file system (mounted at {@link NODE_TOOL_PATH} in each host). */
+export function nodeToolDir(s: SandboxSettings): string {
+  return join(s.dir, 'node-tool');
+}
+
+const INPUTS = ['src', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/release.sh'];
+
+function filesBelow(path: string): string[] {
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path).sort().flatMap((name) => filesBelow(join(path, name)));
+}
+
+/** A hash of everything the artifact is built from. */
+export function artifactHash(): string {
+  const h = createHash('sha256');
+  for (const input of INPUTS) {
+    for (const f of filesBelow(join(repoRoot, input))) h.update(`${f.slice(repoRoot.length)}\0`).update(readFileSync(f)).update('\0');
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+async function buildArtifact(s: SandboxSettings, hash: string, log: (line: string) => void): Promise<string> {
+  const root = join(s.cache, 'node-tool');
+  const dir = join(root, hash);
+  const built = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.tgz')) : undefined;
+  if (built) return join(dir, built);
+  log('building the release artifact (scripts/release.sh; about two minutes, once per change of the code)');
+  // Older artifacts are of no further use.
+  if (existsSync(root)) for (const old of readdirSync(root)) rmSync(join(root, old), { recursive: true, force: true });
+  try {
+    const { stdout } = await run('bash', [join(repoRoot, 'scripts', 'release.sh'), `${dir}.tmp`], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
+    const artifact = stdout.trim().split('\n').pop()!;
+    rmSync(dir, { recursive: true, force: true });
+    await run('mv', [`${dir}.tmp`, dir]);
+    return join(dir, artifact.slice(artifact.lastIndexOf('/') + 1));
+  } catch (e) {
+    rmSync(`${dir}.tmp`, { recursive: true, force: true });
+    const err = e as { stderr?: string; message: string };
+    throw new SandboxError(`building the release artifact failed (scripts/release.sh): ${(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}`);
+  }
+}
+
+/** Builds (cached) and installs the artifact of this checkout into the sandbox's node-tool directory; returns the artifact. */
+export async function installNodeTool(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<string> {
+  const hash = artifactHash();
+  const artifact = await buildArtifact(s, hash, log);
+  const dir = nodeToolDir(s);
+  const marker = join(dir, '.artifact');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === hash) return artifact;
+  log(`installing ${artifact.slice(artifact.lastIndexOf('/') + 1)} for the hosts (npm install -g, into ${dir})`);
+  mkdirSync(dir, { recursive: true });
+  // The directory itself stays: it is the source of the hosts' mounts.
+  for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+  try {
+    await run('npm', ['install', '-g', '--prefix', dir, '--offline', '--no-audit', '--no-fund', '--loglevel=error', artifact], { maxBuffer: 64 * 1024 * 1024 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new SandboxError(`installing ${artifact} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}`);
+  }
+  writeFileSync(marker, hash);
+  return artifact;
+}
