@@ -87,7 +87,10 @@ export async function runWorker(o: RunWorkerOptions): Promise<void> {
     try {
       const worker = await createWorker({ connection, namespace: target.namespace, taskQueue, context, activitiesOnly: nodeLocal });
       const where = embedded ? `the embedded server ${target.address} (state ${embedded.stateDir}; UI ${embedded.uiUrl})` : target.address;
-      process.stderr.write(`medusa worker: polling task queue ${taskQueue} at ${where} (namespace ${target.namespace})\n`);
+      const nodes = nodeLocal ? 'this node, directly'
+        : config.orchestration.nodeAccess === 'worker' ? `through their own workers (${config.orchestration.nodeTaskQueue})`
+          : { ssh: `over SSH, running \`${config.orchestration.nodeCommand}\` on each node`, agentless: 'over SSH, files pulled over SFTP (agentless)', local: 'directly' }[context.nodeMode];
+      process.stderr.write(`medusa worker: polling task queue ${taskQueue} at ${where} (namespace ${target.namespace}); nodes reached ${nodes}\n`);
       await worker.run();
     } finally {
       await connection.close();

@@ -1,16 +1,18 @@
 /**
  * This tool on every sandbox host, as Medusa users install Medusa on every node: the release artifact
  * (`npm run release`, scripts/release.sh) built from this checkout, installed with the README's one command
- * (`npm install -g`, here with `--prefix <sandbox>/node-tool`), which every host mounts at /opt/medusa-temporal;
- * its bin/ is on the PATH of SSH sessions, so `medusa` there is the installed, compiled tool.
+ * (`npm install -g`, here with `--prefix <sandbox>/node-tool/<hash>`); every host mounts <sandbox>/node-tool at
+ * /opt/medusa-temporal, and /opt/medusa-temporal/current/bin (`current` links to the installation of the latest
+ * artifact) is on the PATH of SSH sessions, so `medusa` there is the installed, compiled tool.
  *
  * The artifact is cached by a hash of what goes into it (sources, bin, package files, the build script), so it is
  * built again only when the code changed; the installation follows the artifact, and a running sandbox picks up a
- * new one at the next `up` or test run (the hosts' mounts show the directory's new contents).
+ * new one at the next `up` or test run. A new installation is made beside the old one and `current` swapped by a
+ * rename, so a host never sees a half-installed tool, even while a test run uses it.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxError } from '../proc';
@@ -19,12 +21,20 @@ import { SandboxSettings } from '../settings';
 const run = promisify(execFile);
 const repoRoot = resolve(__dirname, '..', '..');
 
-/** Where every host sees the installation. */
+/** Where every host sees the installations. */
 export const NODE_TOOL_PATH = '/opt/medusa-temporal';
 
-/** The installation's directory on the real file system (mounted at {@link NODE_TOOL_PATH} in each host). */
+/** The installation in use, as every host sees it (its bin/ is on the PATH of SSH sessions). */
+export const NODE_TOOL_CURRENT = `${NODE_TOOL_PATH}/current`;
+
+/** The installations' directory on the real file system (mounted at {@link NODE_TOOL_PATH} in each host). */
 export function nodeToolDir(s: SandboxSettings): string {
   return join(s.dir, 'node-tool');
+}
+
+/** The current installation on the real file system. */
+export function nodeToolInstall(s: SandboxSettings): string {
+  return join(nodeToolDir(s), 'current');
 }
 
 const INPUTS = ['src', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/release.sh'];
@@ -69,18 +79,27 @@ export async function installNodeTool(s: SandboxSettings, log: (line: string) =>
   const hash = artifactHash();
   const artifact = await buildArtifact(s, hash, log);
   const dir = nodeToolDir(s);
-  const marker = join(dir, '.artifact');
-  if (existsSync(marker) && readFileSync(marker, 'utf8') === hash) return artifact;
-  log(`installing ${artifact.slice(artifact.lastIndexOf('/') + 1)} for the hosts (npm install -g, into ${dir})`);
+  const current = nodeToolInstall(s);
+  const installed = existsSync(current) ? readlinkSync(current) : undefined;
+  if (installed === hash) return artifact;
+  const target = join(dir, hash);
+  log(`installing ${artifact.slice(artifact.lastIndexOf('/') + 1)} for the hosts (npm install -g, into ${target})`);
   mkdirSync(dir, { recursive: true });
-  // The directory itself stays: it is the source of the hosts' mounts.
-  for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+  rmSync(target, { recursive: true, force: true });
   try {
-    await run('npm', ['install', '-g', '--prefix', dir, '--offline', '--no-audit', '--no-fund', '--loglevel=error', artifact], { maxBuffer: 64 * 1024 * 1024 });
+    await run('npm', ['install', '-g', '--prefix', target, '--offline', '--no-audit', '--no-fund', '--loglevel=error', artifact], { maxBuffer: 64 * 1024 * 1024 });
   } catch (e) {
+    rmSync(target, { recursive: true, force: true });
     const err = e as { stderr?: string; message: string };
     throw new SandboxError(`installing ${artifact} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}`);
   }
-  writeFileSync(marker, hash);
+  // The swap: a relative link, so it resolves inside the hosts' mounts as on the real file system.
+  rmSync(`${current}.new`, { force: true });
+  symlinkSync(hash, `${current}.new`);
+  renameSync(`${current}.new`, current);
+  // Installations older than the one just replaced go (that one may still be running a step).
+  for (const name of readdirSync(dir)) {
+    if (name !== hash && name !== installed && name !== 'current') rmSync(join(dir, name), { recursive: true, force: true });
+  }
   return artifact;
 }

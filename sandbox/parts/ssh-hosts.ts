@@ -10,7 +10,7 @@
  *   <sandbox>/hosts/<address>/fs/opt/cassandra      →  /opt/cassandra  (bin/ is on the PATH of SSH sessions)
  *
  *   <sandbox>/hosts/<address>/hosts                →  /etc/hosts       (every sandbox host by name, as DNS would have them)
- *   <sandbox>/node-tool                            →  /opt/medusa-temporal  (this tool, installed: node-tool.ts; bin/ on the PATH)
+ *   <sandbox>/node-tool                            →  /opt/medusa-temporal  (this tool, installed: node-tool.ts; current/bin on the PATH)
  *
  * Host i is called node<i+1> (its UTS hostname) and node<i+1>.sandbox.test, and every host's
  * /etc/hosts names all of them, so `hostname -f`, Python's socket.getfqdn() and reverse lookups of
@@ -26,7 +26,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertPortFree, portOpen, SandboxError, startDaemon, Started, waitReady } from '../proc';
 import { hostAddress, mainRing, Ring, ringHosts, SandboxSettings } from '../settings';
-import { NODE_TOOL_PATH, nodeToolDir } from './node-tool';
+import { NODE_TOOL_CURRENT, NODE_TOOL_PATH, nodeToolDir } from './node-tool';
 
 /** The paths each host sees privately (mount points are created empty on the real machine if missing). */
 export const PRIVATE_PATHS = ['/var/lib/cassandra', '/etc/cassandra', '/var/log/cassandra', '/opt/cassandra'];
@@ -90,7 +90,7 @@ function sshdConfig(s: SandboxSettings, address: string, paths: SshPaths): strin
     // Many workers may connect at once in tests; keep OpenSSH's real per-connection MaxSessions (10).
     'MaxStartups 100:30:200',
     'Subsystem sftp internal-sftp',
-    `SetEnv SANDBOX_HOST=${address} PATH=/opt/cassandra/bin:${NODE_TOOL_PATH}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    `SetEnv SANDBOX_HOST=${address} PATH=/opt/cassandra/bin:${NODE_TOOL_CURRENT}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     '',
   ].join('\n');
 }

@@ -43,25 +43,25 @@ function missingContext(): ActivityContext {
  * so the bytes go between the node and storage; every other step stays where it is scheduled.
  */
 const NODE_SIDE_STEPS = {
-  checkNodeTool: (r: { fqdn: string }) => r.fqdn,
-  planBackup: (r: { fqdn: string }) => r.fqdn,
-  uploadFiles: (r: { fqdn: string }) => r.fqdn,
-  finishBackup: (r: { fqdn: string }) => r.fqdn,
-  planDownload: (r: { fqdn: string; targetFqdn?: string }) => r.targetFqdn ?? r.fqdn,
-  downloadFiles: (r: { fqdn: string }) => r.fqdn,
+  checkNodeTool: { label: "check the node's tool", node: (r: { fqdn: string }) => r.fqdn },
+  planBackup: { label: 'plan uploads', node: (r: { fqdn: string }) => r.fqdn },
+  uploadFiles: { label: 'upload', node: (r: { fqdn: string }) => r.fqdn },
+  finishBackup: { label: 'write manifest', node: (r: { fqdn: string }) => r.fqdn },
+  planDownload: { label: 'plan download', node: (r: { fqdn: string; targetFqdn?: string }) => r.targetFqdn ?? r.fqdn },
+  downloadFiles: { label: 'download', node: (r: { fqdn: string }) => r.fqdn },
 };
 
 export type NodeSideStep = keyof typeof NODE_SIDE_STEPS;
+
+export function isNodeSideStep(name: string): name is NodeSideStep {
+  return Object.prototype.hasOwnProperty.call(NODE_SIDE_STEPS, name);
+}
 
 /**
  * The first step of a node backup that writes to storage (meta files, index "started"). Over SSH it first
  * checks the node's tool, so that a node without it, or with another version, fails before anything is written.
  */
-const FIRST_WRITE = 'writeBackupStart';
-
-export function isNodeSideStep(name: string): name is NodeSideStep {
-  return Object.prototype.hasOwnProperty.call(NODE_SIDE_STEPS, name);
-}
+const FIRST_WRITE = { name: 'writeBackupStart', label: 'write meta files' };
 
 export function createActivities(deps: ActivityDeps) {
   const ctx = deps.context ?? missingContext();
@@ -86,15 +86,15 @@ export function createActivities(deps: ActivityDeps) {
   for (const name of Object.keys(activities) as (keyof typeof activities)[]) {
     const own = activities[name] as (input: never) => Promise<unknown>;
     const where = isNodeSideStep(name) ? NODE_SIDE_STEPS[name] : undefined;
-    let run = onNodes && where ? (input: never) => runOnNode(ctx, deps.version, { fqdn: where(input), step: name, input }) : own;
-    if (onNodes && name === FIRST_WRITE) {
+    let run = onNodes && where ? (input: never) => runOnNode(ctx, deps.version, { fqdn: where.node(input), step: name, label: where.label, input }) : own;
+    if (onNodes && name === FIRST_WRITE.name) {
       run = async (input: never) => {
         const fqdn = (input as { fqdn: string }).fqdn;
-        await runOnNode(ctx, deps.version, { fqdn, step: 'checkNodeTool', input: { fqdn } });
+        await runOnNode(ctx, deps.version, { fqdn, step: 'checkNodeTool', label: FIRST_WRITE.label, input: { fqdn } });
         return own(input);
       };
     }
-    // Every step heartbeats at least every few seconds: a minute's heartbeat timeout catches a dead worker on any of them.
+    // Every step heartbeats at least every 10 s: a minute's heartbeat timeout catches a dead worker on any of them.
     (activities as Record<string, unknown>)[name] = keptAlive(run);
   }
   return activities;

@@ -12,6 +12,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityContext } from '../activities/context';
 import { readAwsCredentials } from '../activities/context';
+import { classify } from '../activities/failures';
 import { step } from '../activities/step-context';
 import { shellQuote } from '../nodes/node-access';
 import { abortError } from '../nodes/abort-error';
@@ -24,6 +25,8 @@ export const SILENCE_MS = 60_000;
 export interface NodeStep {
   fqdn: string;
   step: string;
+  /** The step as error messages name it (`upload`, `plan uploads`, …). */
+  label: string;
   input: unknown;
 }
 
@@ -52,8 +55,21 @@ function credentialsOf(ctx: ActivityContext): StorageCredentials | undefined {
   return s.keyFile && s.storageProvider !== 'local' ? readAwsCredentials(s.keyFile, s.apiProfile) : undefined;
 }
 
-/** Runs one activity of the node-side steps on `fqdn` and returns its result. */
+type Outcome = { result: unknown } | { failure: FailureInfo };
+
+/**
+ * Runs one activity of the node-side steps on `fqdn` and returns its result. What goes wrong on the way
+ * (SSH, the tool missing or of another version, a lost process) is reported like any activity's failure,
+ * `<fqdn>: <label>: …`; the step's own failure on the node comes back as the node reported it (and counted
+ * there, in the metrics it forwarded).
+ */
 export async function runOnNode(ctx: ActivityContext, version: string, r: NodeStep): Promise<unknown> {
+  const outcome = await classify(r.fqdn, r.label, () => converse(ctx, version, r));
+  if ('result' in outcome) return outcome.result;
+  throw rebuiltFailure(outcome.failure);
+}
+
+async function converse(ctx: ActivityContext, version: string, r: NodeStep): Promise<Outcome> {
   const outer = step();
   const silence = new AbortController();
   const signal = AbortSignal.any([outer.signal, silence.signal]);
@@ -61,7 +77,7 @@ export async function runOnNode(ctx: ActivityContext, version: string, r: NodeSt
   const request = encodeLine({ step: r.step, input: r.input, config: nodeSideConfig(ctx.config, credentialsOf(ctx)), heartbeatDetails: outer.heartbeatDetails });
   const node = await ctx.openSshNode(r.fqdn);
   let hello: AgentHello | undefined;
-  let outcome: { result: unknown } | { failure: FailureInfo } | undefined;
+  let outcome: Outcome | undefined;
   let refused: Error | undefined;
   let watchdog: NodeJS.Timeout | undefined;
   const heard = () => {
@@ -104,12 +120,11 @@ export async function runOnNode(ctx: ActivityContext, version: string, r: NodeSt
       exit = await talk.result;
     } catch (err) {
       if (refused) throw refused;
-      if (outer.signal.aborted) throw abortError(outer.signal, `${r.fqdn}: ${r.step}`);
-      if (silence.signal.aborted) throw ApplicationFailure.retryable(`${r.fqdn}: ${r.step}: ${(silence.signal.reason as Error).message}; it was stopped`, 'NodeSilent');
+      if (outer.signal.aborted) throw abortError(outer.signal, `${command} on ${r.fqdn}`);
+      if (silence.signal.aborted) throw ApplicationFailure.retryable(`${r.fqdn}: ${r.label}: ${(silence.signal.reason as Error).message}; it was stopped`, 'NodeSilent');
       throw err;
     }
-    if (outcome && 'result' in outcome) return outcome.result;
-    if (outcome) throw rebuiltFailure(outcome.failure);
+    if (outcome) return outcome;
     const stderr = exit.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
     if (!hello && (exit.code === 127 || exit.code === 126)) {
       throw ApplicationFailure.nonRetryable(`${r.fqdn}: cannot run ${shellQuote(command)} on the node (exit ${exit.code}: ${stderr || 'not found'}): ${installHint(version)}`, 'NodeToolMissing');
@@ -117,7 +132,7 @@ export async function runOnNode(ctx: ActivityContext, version: string, r: NodeSt
     if (!hello) {
       throw ApplicationFailure.nonRetryable(`${r.fqdn}: ${command} did not start on the node (exit ${exit.code ?? exit.signal}${stderr ? `: ${stderr}` : ''}): ${installHint(version)}`, 'NodeToolFailed');
     }
-    throw ApplicationFailure.retryable(`${r.fqdn}: ${r.step}: the node-side process ended without a result (exit ${exit.code ?? exit.signal}${stderr ? `: ${stderr}` : ''})`, 'NodeStepLost');
+    throw ApplicationFailure.retryable(`${r.fqdn}: ${r.label}: the node-side process ended without a result (exit ${exit.code ?? exit.signal}${stderr ? `: ${stderr}` : ''})`, 'NodeStepLost');
   } finally {
     clearTimeout(watchdog);
     await node.close();

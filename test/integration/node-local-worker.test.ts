@@ -1,5 +1,6 @@
 /**
- * The node-local mode on real parts: a real `medusa worker --node-local` process runs inside host
+ * The node-local mode on real parts: a real `medusa worker --node-local` process — the tool as installed on the
+ * host (the release artifact) — runs inside host
  * 127.0.0.3's mount and UTS namespaces (where that node's Cassandra runs) and polls the node's own
  * task queue; the backup workflow runs on a central in-process worker and sends its node steps
  * there. The workflow history proves which worker ran what. With the node worker stopped
@@ -8,7 +9,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { loadSettings } from '../../sandbox/settings';
 import { status } from '../../sandbox/index';
@@ -18,10 +19,9 @@ import { Storage } from '../../src/storage/storage';
 import { backupCluster, backupNode } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
-import { NODES, onNode as onNodeAt, snapshotFiles as snapshotFilesAt, snapshotsLeft } from '../support/nodes';
+import { HOST_PATH, NODE_MEDUSA, NODES, onNode as onNodeAt, snapshotFiles as snapshotFilesAt, snapshotsLeft } from '../support/nodes';
 
 const NODE = '127.0.0.3';
-const REPO = resolve(__dirname, '..', '..');
 /** The worker's shutdownGraceTime (src/worker.ts): a SIGTERMed worker must be gone within it. */
 const GRACE_MS = 30_000;
 const NODE_ACTIVITIES = ['writeBackupStart', 'takeSnapshot', 'planBackup', 'uploadFiles', 'finishBackup', 'clearSnapshot'];
@@ -81,10 +81,10 @@ function startNodeWorker(host: string, ini: string): void {
   let proc: ChildProcess;
   try {
     proc = spawn('nsenter', ['--target', String(sshd.pid), '--mount', '--uts', '--',
-      process.execPath, join(REPO, 'bin', 'medusa.js'), '--config-file', ini, '--fqdn', host, 'worker', '--node-local'], {
-      cwd: REPO,
+      NODE_MEDUSA, '--config-file', ini, '--fqdn', host, 'worker', '--node-local'], {
+      cwd: tmp,
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, TEMPORAL_ADDRESS: sandbox('TEMPORAL_ADDRESS'), PATH: `/opt/cassandra/bin:${process.env.PATH ?? '/usr/bin:/bin'}` },
+      env: { ...process.env, TEMPORAL_ADDRESS: sandbox('TEMPORAL_ADDRESS'), PATH: HOST_PATH },
     });
   } finally {
     closeSync(fd);

@@ -16,7 +16,7 @@ import { Client as CqlClient } from 'cassandra-driver';
 import { WorkflowFailedError } from '@temporalio/client';
 import { dropBlobs, loadBlobs } from '../../sandbox/data';
 import { cqlClusterClient } from '../../sandbox/parts/cassandra';
-import { nodeToolDir } from '../../sandbox/parts/node-tool';
+import { nodeToolInstall } from '../../sandbox/parts/node-tool';
 import { loadSettings } from '../../sandbox/settings';
 import { MedusaConfig } from '../../src/config/medusa-config';
 import { Layout } from '../../src/plan/layout';
@@ -27,7 +27,7 @@ import { backupCluster, backupNode } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { MEDUSA_BIN } from '../support/cli';
 import { sandbox, uniqueId } from '../support/env';
-import { onNode } from '../support/nodes';
+import { NODE_MEDUSA, onNode } from '../support/nodes';
 
 jest.setTimeout(600_000);
 
@@ -151,9 +151,16 @@ describe('the tool on the node', () => {
     expect(keys).toEqual([]);
   });
 
+  test('on a node without Node.js: one line naming the node and what to install; nothing written to storage', async () => {
+    // The installed tool, started where `node` is not on the PATH: what a node without Node.js answers.
+    const { error, keys } = await backupWith(`env PATH=/nonexistent ${NODE_MEDUSA}`);
+    expect(error).toMatch(new RegExp(`^${node.replace(/\./g, '\\.')}: cannot run .* on the node \\(exit 127: .*node.*No such file or directory\\): install medusa-temporal`));
+    expect(keys).toEqual([]);
+  });
+
   test('of another version: one line naming the node and both versions; nothing written to storage', async () => {
     // A real installation of the same tool that says it is 0.0.9: its code, with its own package.json.
-    const installed = join(nodeToolDir(s), 'lib', 'node_modules', 'medusa-temporal');
+    const installed = join(nodeToolInstall(s), 'lib', 'node_modules', 'medusa-temporal');
     const other = join(mkdtempSync(join(tmpdir(), 'other-tool-')), 'medusa-temporal');
     for (const part of ['bin', 'dist']) cpSync(join(installed, part), join(other, part), { recursive: true });
     const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string };

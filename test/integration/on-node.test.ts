@@ -79,6 +79,22 @@ describe('medusa backup on the node itself', () => {
     expect(snapshots.trim()).toBe('');
   });
 
+  test('medusa download on a node, from the same medusa.ini: that node\'s backup lands in a directory of the node, checked', async () => {
+    const host = '127.0.0.4';
+    const dest = `/var/lib/cassandra/download-${name}`;
+    await onNode(host, `mkdir -p ${dest}`);
+    try {
+      const r = await ours(host, ini, ['download', '--backup-name', name, '--download-destination', dest]);
+      expect({ code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({ code: 0, stderr: '' });
+      const objects = manifestOf(prefix, host, name).flatMap((t) => t.objects);
+      const listed = (await onNode(host, `cd ${dest} && find . -type f -printf '%s %P\\n' | sort -k2`)).trim().split('\n');
+      expect(listed.length).toBe(objects.length + 3);
+      expect(listed).toEqual(expect.arrayContaining(['manifest.json', 'schema.cql', 'tokenmap.json'].map((f) => expect.stringMatching(new RegExp(` ${f}$`)))));
+    } finally {
+      await onNode(host, `rm -rf ${dest}`);
+    }
+  });
+
   test("after Python Medusa's own differential backup, ours sends none of the SSTables Medusa sent", async () => {
     const host = '127.0.0.3';
     const p2 = uniqueId('afterpy').replace(/-/g, '');

@@ -1,16 +1,16 @@
 /** Looking at a sandbox node over SSH, the way an operator would, to check what a backup did there. */
 import { status } from '../../sandbox/index';
-import { NODE_TOOL_PATH } from '../../sandbox/parts/node-tool';
+import { NODE_TOOL_CURRENT } from '../../sandbox/parts/node-tool';
 import { loadSettings } from '../../sandbox/settings';
 import { connectSsh, execCommand } from '../../src/nodes/ssh/connect';
 import { CliRun, runProgram } from './cli';
 import { sandbox } from './env';
 
 /** This tool as installed on every sandbox host (the release artifact, sandbox/parts/node-tool.ts). */
-export const NODE_MEDUSA = `${NODE_TOOL_PATH}/bin/medusa`;
+export const NODE_MEDUSA = `${NODE_TOOL_CURRENT}/bin/medusa`;
 
 /** The PATH of a sandbox host's sessions: its nodetool, then the installed tool. */
-export const HOST_PATH = `/opt/cassandra/bin:${NODE_TOOL_PATH}/bin:${process.env.PATH ?? '/usr/bin:/bin'}`;
+export const HOST_PATH = `/opt/cassandra/bin:${NODE_TOOL_CURRENT}/bin:${process.env.PATH ?? '/usr/bin:/bin'}`;
 
 /** The pid of a host's sshd, whose mount and UTS namespaces are the host's. */
 export function hostPid(host: string): number {

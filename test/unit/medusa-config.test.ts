@@ -40,6 +40,8 @@ test("the default node name is Medusa's: getfqdn() resolved, or its address when
 test('[orchestration] chooses workers on the nodes, and names their queues from a template', () => {
   const c = buildMedusaConfig('f.ini', { ...minimal, orchestration: { node_access: 'Worker', node_task_queue: 'backup-{fqdn}-q' } }, {}, env);
   expect(c.orchestration.nodeAccess).toBe('worker');
+  const agentless = buildMedusaConfig('f.ini', { ...minimal, orchestration: { node_access: 'agentless', node_command: 'sudo -u cassandra /opt/m/bin/medusa' } }, {}, env);
+  expect(agentless.orchestration).toMatchObject({ nodeAccess: 'agentless', nodeCommand: 'sudo -u cassandra /opt/m/bin/medusa' });
   expect(nodeTaskQueueOf(c.orchestration, '10.0.0.5')).toBe('backup-10.0.0.5-q');
   expect(nodeTaskQueueOf(buildMedusaConfig('f.ini', minimal, {}, env).orchestration, 'n1')).toBe('medusa-node-n1');
 });
