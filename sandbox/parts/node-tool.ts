@@ -1,19 +1,19 @@
 /**
  * This tool on every sandbox host, as Medusa users install Medusa on every node: the release artifact
  * (`npm run release`, scripts/release.sh) built from this checkout, installed with the README's one command
- * (`npm install -g`, here with `--prefix <sandbox>/node-tool/<hash>`); every host mounts <sandbox>/node-tool at
- * /opt/medusa-temporal, and /opt/medusa-temporal/current/bin (`current` links to the installation of the latest
+ * (`npm install -g`, here with `--prefix` into the cache beside the artifact); every host mounts <sandbox>/node-tool
+ * at /opt/medusa-temporal, and /opt/medusa-temporal/current/bin (`current` links to the installation of the latest
  * artifact) is on the PATH of SSH sessions, so `medusa` there is the installed, compiled tool.
  *
  * The artifact is cached by a hash of what goes into it (sources, bin, package files, the build script), so it is
- * built again only when the code changed; the installation follows the artifact, and a running sandbox picks up a
- * new one at the next `up` or test run. A new installation is made beside the old one and `current` swapped by a
- * rename, so a host never sees a half-installed tool, even while a test run uses it.
+ * built and installed again only when the code changed (every sandbox of the machine shares both), and a running
+ * sandbox picks up a new one at the next `up` or test run: `current` is swapped by a rename, so a host never sees a
+ * half-installed tool, even while a test run uses it.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxError } from '../proc';
 import { SandboxSettings } from '../settings';
@@ -59,7 +59,7 @@ async function buildArtifact(s: SandboxSettings, hash: string, log: (line: strin
   const built = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.tgz')) : undefined;
   if (built) return join(dir, built);
   log('building the release artifact (scripts/release.sh; about two minutes, once per change of the code)');
-  // Older artifacts are of no further use.
+  // Older artifacts and their installations are of no further use.
   if (existsSync(root)) for (const old of readdirSync(root)) rmSync(join(root, old), { recursive: true, force: true });
   try {
     const { stdout } = await run('bash', [join(repoRoot, 'scripts', 'release.sh'), `${dir}.tmp`], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
@@ -78,28 +78,28 @@ async function buildArtifact(s: SandboxSettings, hash: string, log: (line: strin
 export async function installNodeTool(s: SandboxSettings, log: (line: string) => void = () => {}): Promise<string> {
   const hash = artifactHash();
   const artifact = await buildArtifact(s, hash, log);
+  // Installed once per artifact, beside it in the cache (the hosts see the cache at the same path).
+  const target = join(dirname(artifact), 'install');
+  if (!existsSync(target)) {
+    log(`installing ${artifact.slice(artifact.lastIndexOf('/') + 1)} for the hosts (npm install -g, into ${target})`);
+    rmSync(`${target}.tmp`, { recursive: true, force: true });
+    try {
+      await run('npm', ['install', '-g', '--prefix', `${target}.tmp`, '--offline', '--no-audit', '--no-fund', '--loglevel=error', artifact], { maxBuffer: 64 * 1024 * 1024 });
+    } catch (e) {
+      rmSync(`${target}.tmp`, { recursive: true, force: true });
+      const err = e as { stderr?: string; message: string };
+      throw new SandboxError(`installing ${artifact} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}`);
+    }
+    renameSync(`${target}.tmp`, target);
+  }
   const dir = nodeToolDir(s);
   const current = nodeToolInstall(s);
-  const installed = existsSync(current) ? readlinkSync(current) : undefined;
-  if (installed === hash) return artifact;
-  const target = join(dir, hash);
-  log(`installing ${artifact.slice(artifact.lastIndexOf('/') + 1)} for the hosts (npm install -g, into ${target})`);
+  if (existsSync(current) && readlinkSync(current) === target) return artifact;
   mkdirSync(dir, { recursive: true });
-  rmSync(target, { recursive: true, force: true });
-  try {
-    await run('npm', ['install', '-g', '--prefix', target, '--offline', '--no-audit', '--no-fund', '--loglevel=error', artifact], { maxBuffer: 64 * 1024 * 1024 });
-  } catch (e) {
-    rmSync(target, { recursive: true, force: true });
-    const err = e as { stderr?: string; message: string };
-    throw new SandboxError(`installing ${artifact} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(-3).join(' | ')}`);
-  }
-  // The swap: a relative link, so it resolves inside the hosts' mounts as on the real file system.
   rmSync(`${current}.new`, { force: true });
-  symlinkSync(hash, `${current}.new`);
+  symlinkSync(target, `${current}.new`);
   renameSync(`${current}.new`, current);
-  // Installations older than the one just replaced go (that one may still be running a step).
-  for (const name of readdirSync(dir)) {
-    if (name !== hash && name !== installed && name !== 'current') rmSync(join(dir, name), { recursive: true, force: true });
-  }
+  // Installations made inside the sandbox by earlier versions of this script.
+  for (const name of readdirSync(dir)) if (name !== 'current') rmSync(join(dir, name), { recursive: true, force: true });
   return artifact;
 }
