@@ -20,7 +20,7 @@ state="$SANDBOX_DIR/embedded-state"
 medusa() { env -u TEMPORAL_ADDRESS MEDUSA_STATE_DIR="$state" node bin/medusa.js "$@"; }
 medusa backup-cluster --backup-name "$name" --seed-target 127.0.0.2 --parallel-uploads 3
 echo
-medusa list-backups
+medusa list-backups --show-all
 medusa verify --backup-name "$name"
 
 bucket="$SANDBOX_DIR/storage/$SANDBOX_S3_BUCKET"
