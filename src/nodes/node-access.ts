@@ -26,6 +26,11 @@ export interface NodeAccess {
   /** The node's name (fqdn or address), for messages. */
   readonly node: string;
   /**
+   * Whether the node's paths are paths of this machine (a worker or node-side step on the node itself), so that
+   * storage can read a file by range where it sends parts; over SSH they are read as streams.
+   */
+  readonly filesAreLocal: boolean;
+  /**
    * Runs a command through `sh -c` on the node (stdin is /dev/null); never throws for a non-zero
    * exit. An abort kills the command's process group and rejects at once with an `AbortError`.
    */

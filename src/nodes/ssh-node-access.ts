@@ -67,6 +67,7 @@ export async function openSshNodeAccess(target: SshTarget, options: SshNodeAcces
 }
 
 class SshAccess implements SshNodeAccess {
+  readonly filesAreLocal = false;
   private lost: SshConnectError | undefined;
   private closing = false;
   private readonly ended: Promise<void>;

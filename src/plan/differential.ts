@@ -61,3 +61,23 @@ export function hashesMatch(stored: string, localHex: string, localMultipart?: s
 export function multipartEtag(partMd5Hex: string[], md5: (b: Buffer) => string): string {
   return `${md5(Buffer.concat(partMd5Hex.map((h) => Buffer.from(h, 'hex'))))}-${partMd5Hex.length}`;
 }
+
+/**
+ * Whether a planned upload is done already: the object in storage has the file's size and is not the stale object the
+ * plan decided to replace (writes are all-or-nothing, so such an object is complete: an earlier attempt sent it).
+ */
+export function alreadySent(present: StoredObject | undefined, f: Pick<PlannedFile, 'size' | 'existing'>): boolean {
+  return present !== undefined && present.size === f.size && !(f.existing && sameStoredObject(present, f.existing));
+}
+
+/** The longest prefix of every key that ends at a `/` (empty when they share no folder): one listing covers them all. */
+export function commonFolder(keys: string[]): string {
+  if (keys.length === 0) return '';
+  let prefix = keys[0];
+  for (const k of keys) {
+    let i = 0;
+    while (i < prefix.length && i < k.length && prefix[i] === k[i]) i++;
+    prefix = prefix.slice(0, i);
+  }
+  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
+}

@@ -8,6 +8,7 @@
  * refill. Because the charge happens before the wait, concurrent callers queue up behind each other
  * in arrival order without any explicit queue.
  */
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface BandwidthLimiter {
@@ -62,4 +63,20 @@ export function createBandwidthLimiter(
       }
     },
   };
+}
+
+/**
+ * `body` read no faster than `limiter` allows (`body` itself when unlimited); destroying the result destroys `body`.
+ * What is not read cannot be sent, so this throttles uploads and downloads alike.
+ */
+export function throttle(body: Readable, limiter: BandwidthLimiter, signal?: AbortSignal): Readable {
+  if (limiter === unlimited) return body;
+  const out = Readable.from((async function* () {
+    for await (const chunk of body) {
+      await limiter.take((chunk as Buffer).length, signal);
+      yield chunk as Buffer;
+    }
+  })(), { objectMode: false });
+  out.once('close', () => body.destroy());
+  return out;
 }

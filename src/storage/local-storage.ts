@@ -6,8 +6,8 @@
  * and `list` report null, because the MD5 of a file is only known by reading all of it. Medusa's
  * listing reports no hash either, and its local storage compares objects by size only.
  */
-import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, copyFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { uploadAborted } from './abort';
@@ -56,6 +56,12 @@ export function createLocalStorage(o: LocalStorageOptions): Storage {
       return write(key, Readable.from([buf]), buf.length);
     },
     upload: write,
+    async uploadFile(key, path, size, options) {
+      const actual = (await stat(path)).size;
+      if (actual !== size) throw new Error(`upload of ${key}: ${path} has ${actual} bytes, not the planned ${size}`);
+      const info = await write(key, createReadStream(path, { highWaterMark: 1024 * 1024 }), size, options);
+      return { size: info.size, hash: info.hash };
+    },
     async getBytes(key) {
       try {
         return await readFile(pathOf(key));
@@ -70,6 +76,16 @@ export function createLocalStorage(o: LocalStorageOptions): Storage {
         throw isGone(err) ? new Error(`no object ${key} in ${description}`) : err;
       });
       return fh.createReadStream();
+    },
+    async downloadToFile(key, path, size, options) {
+      const st = await stat(pathOf(key)).catch((err: unknown) => {
+        throw isGone(err) ? new Error(`no object ${key} in ${description}`) : err;
+      });
+      if (st.size !== size) return st.size;
+      options?.signal?.throwIfAborted();
+      await copyFile(pathOf(key), path);
+      options?.onProgress?.(size);
+      return st.size;
     },
     async delete(key) {
       // force: a missing object is not an error, as on S3.

@@ -10,36 +10,34 @@ import {
 } from '@aws-sdk/client-s3';
 import { addAbortSignal, Readable } from 'node:stream';
 import { uploadAborted } from './abort';
-import { BandwidthLimiter, createBandwidthLimiter, unlimited } from './bandwidth-limiter';
+import { createBandwidthLimiter, throttle } from './bandwidth-limiter';
+import { open, readFile } from 'node:fs/promises';
+import { mapLimit } from '../shared/map-limit';
 import { readAll } from './chunk-reader';
 import { checkFailure, isMissingObject, rethrowS3Error, S3Place } from './s3-errors';
-import { uploadMultipart } from './s3-multipart';
-import { createParams, isMultipart, S3StorageOptions, sseCParams, stripEtag } from './s3-options';
-import { ObjectInfo, Storage, UploadOptions } from './storage';
+import { uploadFileMultipart, uploadMultipart } from './s3-multipart';
+import { createParams, isMultipart, PART_LIMITS, S3StorageOptions, sseCParams, stripEtag } from './s3-options';
+import { ObjectInfo, Storage, UploadedObject, UploadOptions } from './storage';
 
 export { MEDUSA_S3_DEFAULTS } from './s3-options';
 export type { S3StorageOptions } from './s3-options';
 
-/** `body` read no faster than the limiter allows (itself when unlimited); destroying the result destroys `body`. */
-function throttled(body: Readable, limiter: BandwidthLimiter): Readable {
-  if (limiter === unlimited) return body;
-  return Readable.from((async function* () {
-    for await (const chunk of body) {
-      await limiter.take((chunk as Buffer).length);
-      yield chunk as Buffer;
-    }
-  })(), { objectMode: false });
-}
-
 /** A Storage on an S3 bucket. The client is created here and destroyed by `close()`. */
 export function createS3Storage(o: S3StorageOptions): Storage {
-  const client = new S3Client({
+  const config = {
     region: o.region,
     endpoint: o.endpoint,
     forcePathStyle: o.forcePathStyle,
     credentials: o.credentials,
+    // Request checksums only where the operation requires one (as boto3 since 1.36 with Medusa 0.30's
+    // `when_required`): Ceph, MinIO and Cleversafe refuse the SDK's default CRC32 trailers, and a part streamed
+    // from a file is then sent as it is read. AWS_REQUEST_CHECKSUM_CALCULATION still decides when it is set.
+    ...(process.env.AWS_REQUEST_CHECKSUM_CALCULATION ? {} : { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }),
     ...(o.requestTimeoutMs ? { requestHandler: { requestTimeout: o.requestTimeoutMs } } : {}),
-  });
+  };
+  const client = new S3Client(config);
+  // Parts streamed from a file are retried by uploadFileMultipart with a fresh stream, not by the SDK.
+  const streamClient = new S3Client({ ...config, maxAttempts: 1 });
   const Bucket = o.bucketName;
   const at: S3Place = { bucket: Bucket, endpoint: o.endpoint ?? `AWS S3 (${o.region})` };
   const limiter = createBandwidthLimiter(o.maxBandwidthBytesPerSecond);
@@ -97,6 +95,30 @@ export function createS3Storage(o: S3StorageOptions): Storage {
     return headAfterWrite(key);
   }
 
+  async function uploadFile(key: string, path: string, size: number, options: UploadOptions = {}): Promise<UploadedObject> {
+    const { signal } = options;
+    let etag: string | undefined;
+    try {
+      if (isMultipart(size, o.multipartThreshold)) {
+        etag = await uploadFileMultipart({ client, streamClient, options: o, limiter }, key, path, size, options);
+      } else {
+        // Small: one buffered PUT, which the SDK can retry.
+        const data = await readFile(path, { signal });
+        if (data.length !== size) throw new Error(`upload of ${key}: ${path} has ${data.length} bytes, not the planned ${size}`);
+        await limiter.take(size, signal);
+        etag = (await client.send(new PutObjectCommand({ Bucket, Key: key, Body: data, ContentLength: size, ...createParams(o) }), { abortSignal: signal })).ETag;
+        options.onProgress?.(size);
+      }
+    } catch (err) {
+      if (signal?.aborted) throw uploadAborted(signal, `upload of ${key} to s3://${Bucket}`);
+      return rethrowS3Error(err, at);
+    }
+    // The answer's ETag is the object's; a server that gives none is asked.
+    if (etag) return { size, hash: stripEtag(etag) };
+    const info = await headAfterWrite(key);
+    return { size: info.size, hash: info.hash };
+  }
+
   async function* list(prefix: string): AsyncIterable<ObjectInfo> {
     let ContinuationToken: string | undefined;
     do {
@@ -128,6 +150,7 @@ export function createS3Storage(o: S3StorageOptions): Storage {
     head,
     list,
     upload,
+    uploadFile,
     async putBytes(key, data) {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       await limiter.take(buf.length);
@@ -141,7 +164,45 @@ export function createS3Storage(o: S3StorageOptions): Storage {
       const r = await getObject(key);
       if (!r?.Body) throw new Error(`no object ${key} in s3://${Bucket}`);
       // transfer_max_bandwidth holds for downloads too (boto3's TransferConfig limits both directions).
-      return throttled(r.Body as Readable, limiter);
+      return throttle(r.Body as Readable, limiter);
+    },
+    async downloadToFile(key, path, size, options = {}) {
+      const { signal } = options;
+      const rangeSize = Math.max(PART_LIMITS.min, o.multipartChunkSize);
+      const ranges = Array.from({ length: Math.max(1, Math.ceil(size / rangeSize)) }, (_, i) => i * rangeSize);
+      const fh = await open(path, 'w');
+      let total: number | undefined;
+      let got = 0;
+      try {
+        // One GET for a small object; a large one in ranges of a part's size, `multipart_max_concurrency` at a time.
+        await mapLimit(ranges, ranges.length === 1 ? 1 : Math.max(1, o.multipartConcurrency), async (start) => {
+          const end = Math.min(size, start + rangeSize) - 1;
+          let r;
+          try {
+            r = await client.send(new GetObjectCommand({ Bucket, Key: key, ...(ranges.length > 1 ? { Range: `bytes=${start}-${end}` } : {}), ...sseCParams(o) }), { abortSignal: signal });
+          } catch (err) {
+            if (isMissingObject(err)) throw new Error(`no object ${key} in s3://${Bucket}`);
+            return rethrowS3Error(err, at);
+          }
+          total ??= r.ContentRange ? Number(/\/(\d+)$/.exec(r.ContentRange)?.[1]) : r.ContentLength;
+          let at0 = start;
+          for await (const chunk of throttle(r.Body as Readable, limiter, signal)) {
+            const buf = chunk as Buffer;
+            if (at0 + buf.length > end + 1) throw new Error(`download of ${key}: more than the ${size} bytes expected`);
+            await fh.write(buf, 0, buf.length, at0);
+            at0 += buf.length;
+            got += buf.length;
+            options.onProgress?.(got);
+          }
+          if (at0 !== end + 1 && total === size) throw new Error(`download of ${key}: bytes ${start}-${end} ended after ${at0 - start} bytes`);
+        });
+      } catch (err) {
+        if (signal?.aborted) throw uploadAborted(signal, `download of ${key} from s3://${Bucket}`);
+        throw err;
+      } finally {
+        await fh.close();
+      }
+      return total ?? got;
     },
     async delete(key) {
       try {
@@ -161,6 +222,7 @@ export function createS3Storage(o: S3StorageOptions): Storage {
     },
     async close() {
       client.destroy();
+      streamClient.destroy();
     },
   };
 }

@@ -28,6 +28,12 @@ export interface UploadOptions {
   onProgress?: (bytesSent: number) => void;
 }
 
+/** What an upload stored: its size and hash as {@link ObjectInfo} has them. */
+export interface UploadedObject {
+  size: number;
+  hash: string | null;
+}
+
 export interface Storage {
   /** A readable description for messages, e.g. `s3://bucket` or `local:/backups/bucket`. */
   readonly description: string;
@@ -39,10 +45,21 @@ export interface Storage {
   putBytes(key: string, data: Buffer | string): Promise<ObjectInfo>;
   /** Streams an object of known size; large ones go multipart (S3). */
   upload(key: string, body: Readable, size: number, options?: UploadOptions): Promise<ObjectInfo>;
+  /**
+   * Uploads a file of this machine (`size` bytes, as planned; another size fails the upload). Large files go up in
+   * parts read by range from the file, so nothing is buffered whole and a failed part is read again from its range.
+   */
+  uploadFile(key: string, path: string, size: number, options?: UploadOptions): Promise<UploadedObject>;
   /** Reads a whole (small) object; undefined when it does not exist. */
   getBytes(key: string): Promise<Buffer | undefined>;
   /** Streams an object. */
   download(key: string): Promise<Readable>;
+  /**
+   * Writes an object into the file `path` of this machine (created or truncated; making it appear atomically is the
+   * caller's business), large objects as ranges fetched in parallel and written in place. Resolves with the object's
+   * size as storage reported it; fewer or more bytes than `size` fail the download.
+   */
+  downloadToFile(key: string, path: string, size: number, options?: UploadOptions): Promise<number>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** Fails with a clear message when the bucket cannot be reached (missing, wrong credentials, no network). */

@@ -5,7 +5,7 @@
  */
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalStorage } from '../../src/storage/local-storage';
@@ -122,6 +122,23 @@ function conformance(factory: StorageFactory): void {
     expect(await keysUnder('aborted/')).toEqual([]);
   });
 
+  test('uploadFile sends a file of this machine and reports its size and hash; downloadToFile writes it back', async () => {
+    const data = randomBytes(2 * MiB + 5);
+    const dir = mkdtempSync(join(tmpdir(), 'storage-file-'));
+    writeFileSync(join(dir, 'in.db'), data);
+    const progress: number[] = [];
+    const info = await storage.uploadFile(key('file/in.db'), join(dir, 'in.db'), data.length, { onProgress: (n) => progress.push(n) });
+    expect(info).toEqual({ size: data.length, hash: md5hex(data) });
+    expect(progress.at(-1)).toBe(data.length);
+    expect((await storage.head(key('file/in.db')))?.size).toBe(data.length);
+    expect(await storage.downloadToFile(key('file/in.db'), join(dir, 'out.db'), data.length)).toBe(data.length);
+    expect(readFileSync(join(dir, 'out.db')).equals(data)).toBe(true);
+    // A file that is not the planned size is refused and nothing is stored.
+    await expect(storage.uploadFile(key('file/wrong.db'), join(dir, 'in.db'), data.length + 1)).rejects.toThrow(/not the planned/);
+    expect(await keysUnder('file/wrong')).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('delete removes an object; deleting a missing one is fine', async () => {
     await storage.putBytes(key('del/obj'), 'x');
     await storage.delete(key('del/obj'));
@@ -156,6 +173,20 @@ describe('s3 storage: Medusa-compatible multipart, errors, throttling', () => {
     expect((await storage.getBytes(`${root}etag/${mib}`))?.equals(data)).toBe(true);
     // versitygw keeps the object as a plain file: the bytes really are what was sent.
     expect(readFileSync(join(sandbox('SANDBOX_S3_DATA_DIR'), sandbox('SANDBOX_S3_BUCKET'), root, 'etag', String(mib))).equals(data)).toBe(true);
+  });
+
+  test('a file sent by range has the ETag boto3 would give it, and comes back whole in parallel ranges', async () => {
+    const data = randomBytes(12 * MiB + 3);
+    const dir = mkdtempSync(join(tmpdir(), 'storage-range-'));
+    writeFileSync(join(dir, 'big.db'), data);
+    const info = await storage.uploadFile(`${root}range/big.db`, join(dir, 'big.db'), data.length);
+    expect(info).toEqual({ size: data.length, hash: expectedEtag(data, part, part) });
+    expect((await storage.head(`${root}range/big.db`))?.hash).toBe(info.hash);
+    expect(await storage.downloadToFile(`${root}range/big.db`, join(dir, 'back.db'), data.length)).toBe(data.length);
+    expect(readFileSync(join(dir, 'back.db')).equals(data)).toBe(true);
+    // An object larger than expected is reported with its real size, not silently cut.
+    expect(await storage.downloadToFile(`${root}range/big.db`, join(dir, 'cut.db'), data.length - 1)).toBe(data.length);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   async function inProgressUploads(prefix: string): Promise<number> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { backupNameProblem, defaultBackupName, snapshotTag } from '../../src/plan/backup-name';
-import { hashesMatch, isMultipartHash, multipartEtag, planFiles, sameStoredObject } from '../../src/plan/differential';
+import { alreadySent, commonFolder, hashesMatch, isMultipartHash, multipartEtag, planFiles, sameStoredObject } from '../../src/plan/differential';
 import { Layout } from '../../src/plan/layout';
 import { buildManifest, parseManifest, serializeManifest } from '../../src/plan/manifest';
 import { parseJsonWithBigInts, pyJsonDumps } from '../../src/plan/python-json';
@@ -130,4 +130,22 @@ test('a stored object is the planned one when its hash (or, without hashes, its 
   expect(sameStoredObject({ size: 4, hash: 'a' }, { size: 3, hash: 'a' })).toBe(false);
   expect(sameStoredObject({ size: 3, hash: null, lastModified: 5 }, { size: 3, hash: null, lastModified: 5 })).toBe(true);
   expect(sameStoredObject({ size: 3, hash: null, lastModified: 6 }, { size: 3, hash: null, lastModified: 5 })).toBe(false);
+});
+
+test('an upload is done already when storage holds an object of its size that is not the stale one it replaces', () => {
+  const stale = { size: 10, hash: 'aa', lastModified: 1 };
+  expect(alreadySent(undefined, { size: 10 })).toBe(false);
+  expect(alreadySent({ size: 9, hash: 'bb' }, { size: 10 })).toBe(false);
+  expect(alreadySent({ size: 10, hash: 'bb' }, { size: 10 })).toBe(true);
+  // Differential re-upload of a corrupt object: the same object is still there, so it is not done.
+  expect(alreadySent({ ...stale }, { size: 10, existing: stale })).toBe(false);
+  expect(alreadySent({ size: 10, hash: 'cc', lastModified: 2 }, { size: 10, existing: stale })).toBe(true);
+});
+
+test('the folder one listing covers: the longest shared prefix cut at a slash', () => {
+  expect(commonFolder([])).toBe('');
+  expect(commonFolder(['p/n1/data/ks/t-1/a.db'])).toBe('p/n1/data/ks/t-1/');
+  expect(commonFolder(['p/n1/data/ks/t-1/a.db', 'p/n1/data/ks/t-12/b.db'])).toBe('p/n1/data/ks/');
+  expect(commonFolder(['p/n1/b1/data/x/1', 'p/n1/b1/meta'])).toBe('p/n1/b1/');
+  expect(commonFolder(['a/b', 'c/d'])).toBe('');
 });

@@ -42,15 +42,14 @@ export async function listSnapshot(node: NodeAccess, dataDir: string, tag: strin
   return parseSnapshotFind(r.stdout, dataDir, tag);
 }
 
-/** MD5 of files on the node (hex), and the multipart form for a part size; nothing crosses the wire but digests. */
-export async function md5OnNode(node: NodeAccess, path: string, partSize?: number): Promise<{ hex: string; parts?: string[] }> {
-  const whole = await node.exec(`md5sum ${shellQuote(path)}`);
-  if (whole.code !== 0) throw new Error(`md5sum ${path} failed: ${whole.stderr.trim()}`);
-  const hex = whole.stdout.trim().split(/\s+/)[0];
-  if (!partSize) return { hex };
+/**
+ * The MD5 of each `partSize` part of a file on the node (hex), for comparing with a multipart ETag: one read of the
+ * file, and nothing crosses the wire but digests.
+ */
+export async function partMd5sOnNode(node: NodeAccess, path: string, partSize: number): Promise<string[]> {
   const parts = await node.exec(`split -b ${partSize} --filter='md5sum' ${shellQuote(path)}`);
   if (parts.code !== 0) throw new Error(`split/md5sum ${path} failed: ${parts.stderr.trim()}`);
-  return { hex, parts: parts.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]) };
+  return parts.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]);
 }
 
 /** Plain MD5 (hex) of many files on the node in one command. */

@@ -12,7 +12,8 @@ import { NodeAccess } from '../../nodes/node-access';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { layoutFor } from './start';
-import { listSnapshot, md5ManyOnNode, md5OnNode } from './node-commands';
+import { partSizeFor } from '../../storage/s3-options';
+import { listSnapshot, md5ManyOnNode, partMd5sOnNode } from './node-commands';
 import { NodeBackupRef, PlanSummary } from './types';
 
 export interface PlanFile {
@@ -73,9 +74,10 @@ export function makePlanActivities(ctx: ActivityContext) {
             const sums = await md5ManyOnNode(node, batch.map((f) => f.path));
             for (const f of batch) f.action = hashesMatch(f.existing!.hash!, sums.get(f.path) ?? '') ? 'keep' : 'upload';
           });
+          // A multipart ETag needs the parts' digests only, in boto3's layout for the file's size (one read of the file).
           await mapLimit(toCheck.filter((f) => isMultipartHash(f.existing!.hash!)), ctx.config.checks.md5CheckConcurrency, async (f) => {
-            const local = await md5OnNode(node, f.path, ctx.config.storage.multipartChunkSize);
-            f.action = hashesMatch(f.existing!.hash!, local.hex, multipartEtag(local.parts!, md5)) ? 'keep' : 'upload';
+            const parts = await partMd5sOnNode(node, f.path, partSizeFor(f.size, ctx.config.storage.multipartChunkSize));
+            f.action = hashesMatch(f.existing!.hash!, '', multipartEtag(parts, md5)) ? 'keep' : 'upload';
           });
           const plan: PlanFile = { version: 1, backupName: r.backupName, fqdn: r.fqdn, mode: r.mode, tables: listing.tables, files };
           const planPath = `${r.workDir}/plan.json`;

@@ -2,9 +2,9 @@
  * Sending the planned files: streamed from the node into storage, `concurrent_transfers` at a time,
  * heartbeating progress. The activity is resumable at file granularity: after a worker dies, the
  * retry skips every object already complete in storage (same key, same size — writes are
- * all-or-nothing), so finished files are never sent twice.
+ * all-or-nothing), found in one listing, so finished files are never sent twice.
  */
-import { sameStoredObject } from '../../plan/differential';
+import { alreadySent, commonFolder, StoredObject } from '../../plan/differential';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { filesSkipped, fileUploaded } from '../metrics';
@@ -30,29 +30,34 @@ export function makeUploadActivities(ctx: ActivityContext) {
           const result: UploadResult = { filesUploaded: 0, bytesUploaded: 0, filesAlreadyPresent: 0, bytesAlreadyPresent: 0 };
           const hashes: Record<string, string | null> = {};
           const storage = ctx.storage(r.bucketName);
+          // What an earlier attempt sent, in one listing rather than a request per file.
+          const present = new Map<string, StoredObject>();
+          if (todo.length > 0) {
+            for await (const o of storage.list(commonFolder(todo.map((f) => f.key)))) present.set(o.key, { size: o.size, hash: o.hash, lastModified: o.lastModified.getTime() });
+          }
           let next = 0;
           const worker = async () => {
             while (next < todo.length) {
               signal.throwIfAborted();
               const f = todo[next++];
-              const present = await storage.head(f.key);
-              // Complete already: sent by an earlier attempt of this step (not the stale object the plan decided to replace).
-              const done = present && present.size === f.size && !(f.existing && sameStoredObject({ ...present, lastModified: present.lastModified.getTime() }, f.existing));
-              if (done) {
+              if (alreadySent(present.get(f.key), f)) {
                 result.filesAlreadyPresent++;
                 result.bytesAlreadyPresent += f.size;
                 progress.bytesDone += f.size;
                 filesSkipped(r, 'already_present', 1, f.size);
               } else {
                 let sent = 0;
-                const body = await node.createReadStream(f.path);
-                const info = await storage.upload(f.key, body, f.size, {
+                const options = {
                   signal,
-                  onProgress: (n) => {
+                  onProgress: (n: number) => {
                     progress.bytesDone += n - sent;
                     sent = n;
                   },
-                });
+                };
+                // On the node, parts are read by range from the file; over SSH the file arrives as one stream.
+                const info = node.filesAreLocal
+                  ? await storage.uploadFile(f.key, f.path, f.size, options)
+                  : await storage.upload(f.key, await node.createReadStream(f.path), f.size, options);
                 if (info.size !== f.size) throw new Error(`${f.path} is ${f.size} bytes on the node but ${info.size} in storage`);
                 progress.bytesDone += f.size - sent;
                 hashes[f.key] = info.hash;
