@@ -149,3 +149,19 @@ test('the folder one listing covers: the longest shared prefix cut at a slash', 
   expect(commonFolder(['p/n1/b1/data/x/1', 'p/n1/b1/meta'])).toBe('p/n1/b1/');
   expect(commonFolder(['a/b', 'c/d'])).toBe('');
 });
+
+test('part MD5s of a local file in one read: the digests split --filter=md5sum gives, boundaries exact', async () => {
+  const { partMd5sOfFile } = await import('../../src/nodes/local-hash');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'parts-'));
+  const data = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 5 }, (_, i) => (i * 7) % 251));
+  const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+  writeFileSync(join(dir, 'f'), data);
+  const size = 1024 * 1024 + 3; // not a multiple of the read size: three parts, the last 3 MiB + 5 − 2 × size bytes
+  const expected = [0, 1, 2].map((k) => md5(data.subarray(k * size, Math.min(data.length, (k + 1) * size))));
+  expect(await partMd5sOfFile(join(dir, 'f'), size)).toEqual(expected);
+  writeFileSync(join(dir, 'empty'), '');
+  expect(await partMd5sOfFile(join(dir, 'empty'), size)).toEqual([]);
+});

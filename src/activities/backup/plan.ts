@@ -12,6 +12,7 @@ import { NodeAccess } from '../../nodes/node-access';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { layoutFor } from './start';
+import { partMd5sOfFile } from '../../nodes/local-hash';
 import { partSizeFor } from '../../storage/s3-options';
 import { listSnapshot, md5ManyOnNode, partMd5sOnNode } from './node-commands';
 import { NodeBackupRef, PlanSummary } from './types';
@@ -76,7 +77,8 @@ export function makePlanActivities(ctx: ActivityContext) {
           });
           // A multipart ETag needs the parts' digests only, in boto3's layout for the file's size (one read of the file).
           await mapLimit(toCheck.filter((f) => isMultipartHash(f.existing!.hash!)), ctx.config.checks.md5CheckConcurrency, async (f) => {
-            const parts = await partMd5sOnNode(node, f.path, partSizeFor(f.size, ctx.config.storage.multipartChunkSize));
+            const partSize = partSizeFor(f.size, ctx.config.storage.multipartChunkSize);
+            const parts = node.filesAreLocal ? await partMd5sOfFile(f.path, partSize) : await partMd5sOnNode(node, f.path, partSize);
             f.action = hashesMatch(f.existing!.hash!, '', multipartEtag(parts, md5)) ? 'keep' : 'upload';
           });
           const plan: PlanFile = { version: 1, backupName: r.backupName, fqdn: r.fqdn, mode: r.mode, tables: listing.tables, files };
