@@ -5,7 +5,8 @@
  * which resumes it.
  *
  * Several commands share one server: the first starts it (detached, so a killed command does not
- * take it down), each registers itself in `users/`, and the last one to leave stops it. A server
+ * take it down), each registers itself in `users/`, and the last one to leave tells it to stop (without
+ * waiting for it to exit; the next command waits for that before starting another). A server
  * left by a crashed command is found through `server.json` and reused. Decisions are taken under a
  * lock file, so two commands starting at once never start two servers on one database.
  */
@@ -32,6 +33,8 @@ interface ServerRecord {
   address: string;
   uiAddress: string;
   cli: string;
+  /** Told to stop by the last user, which did not wait for it to exit: the next command waits instead. */
+  stopping?: boolean;
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -179,8 +182,8 @@ export class EmbeddedTemporal {
       } catch {
         record = undefined;
       }
-      if (!record || !isServer(record.pid, p.db) || !(await answers(record.address))) {
-        // A server of ours that no longer answers is killed before another starts on its database.
+      if (!record || record.stopping || !isServer(record.pid, p.db) || !(await answers(record.address))) {
+        // A server of ours that is stopping or no longer answers is gone (or killed) before another starts on its database.
         if (record && isServer(record.pid, p.db)) await stopServer(record.pid);
         record = await EmbeddedTemporal.start(stateDir, env);
         writeFileSync(p.record, `${JSON.stringify(record)}\n`);
@@ -240,8 +243,14 @@ export class EmbeddedTemporal {
       const live = others.filter(alive);
       for (const pid of others.filter((o) => !live.includes(o))) rmSync(join(p.users, String(pid)), { force: true });
       if (live.length > 0) return;
-      if (isServer(this.server.pid, p.db)) await stopServer(this.server.pid);
-      rmSync(p.record, { force: true });
+      // Told to stop, not waited for (it takes ~1.4 s to exit, which every command would pay): the record stays,
+      // marked, so the next command waits for this server to be gone before it starts one on the same database.
+      if (isServer(this.server.pid, p.db)) {
+        process.kill(this.server.pid, 'SIGTERM');
+        writeFileSync(p.record, `${JSON.stringify({ ...this.server, stopping: true })}\n`);
+      } else {
+        rmSync(p.record, { force: true });
+      }
     } finally {
       await unlock();
     }
