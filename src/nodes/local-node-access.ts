@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { abortError } from './abort-error';
 import { CommandResult, FileStat, NodeAccess } from './node-access';
+import { replaceAtomically } from '../shared/atomic-file';
 import { tempSiblingPath } from './temp-path';
 
 export interface LocalNodeAccessOptions {
@@ -78,29 +79,11 @@ export function createLocalNodeAccess(node: string, options: LocalNodeAccessOpti
 }
 
 /**
- * Makes the file `path` of this machine appear whole or not at all: `fill` writes a hidden temp sibling, which is
- * flushed to disk and renamed over `path` once `fill` resolved; on failure or abort the temp file is removed.
- * Parent directories are created. The home of NodeAccess.writeStream's promise for local files.
+ * Makes the file `path` of this machine appear whole or not at all (a hidden temp sibling, flushed and renamed once
+ * `fill` wrote it): NodeAccess.writeStream's promise for local files, also used by downloads written in ranges.
  */
-export async function writeLocalFileAtomically(path: string, fill: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  const tmp = tempSiblingPath(path);
-  try {
-    signal?.throwIfAborted();
-    await mkdir(dirname(path), { recursive: true });
-    await fill(tmp);
-    signal?.throwIfAborted();
-    // Data on disk before the rename: a crash of the node must not leave a complete-looking empty file.
-    const fh = await open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
+export function writeLocalFileAtomically(path: string, fill: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  return replaceAtomically(path, tempSiblingPath(path), fill, signal);
 }
 
 function run(node: string, command: string, killGraceMs: number, signal?: AbortSignal): Promise<CommandResult> {

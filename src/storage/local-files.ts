@@ -4,10 +4,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, Dirent } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { replaceAtomically } from '../shared/atomic-file';
 
 /** Temporary files start with this, so `list` can skip writes in progress (and leftovers of crashes). */
 export const TEMP_PREFIX = '.tmp-';
@@ -35,12 +36,11 @@ export interface Written {
 export async function writeAtomically(
   path: string, source: Readable, expectedSize: number, signal?: AbortSignal, onProgress?: (bytes: number) => void,
 ): Promise<Written> {
-  await mkdir(dirname(path), { recursive: true });
   // Random part first so that a long object name cannot push it past the 255-byte name limit.
   const tmp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${basename(path)}`.slice(0, 255));
-  const hash = createHash('md5');
-  let size = 0;
-  try {
+  return replaceAtomically(path, tmp, async () => {
+    const hash = createHash('md5');
+    let size = 0;
     await pipeline(
       source,
       async function* (chunks: AsyncIterable<Buffer | string>) {
@@ -56,19 +56,8 @@ export async function writeAtomically(
       ...(signal ? [{ signal }] : []),
     );
     if (size !== expectedSize) throw new Error(`write of ${path}: the stream had ${size} bytes, not the declared ${expectedSize}`);
-    // Data first, then the rename: otherwise a crash could leave a complete-looking empty file.
-    const fh = await open(tmp, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
     return { size, md5: hash.digest('hex') };
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /** An object found by {@link walk}: its key and file status. */
