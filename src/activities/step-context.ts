@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
 import { MetricMeter, noopMetricMeter } from '@temporalio/common';
+import { watchWorkflowBandwidth } from './live-bandwidth';
 
 export interface StepContext {
   readonly signal: AbortSignal;
@@ -16,12 +17,19 @@ export interface StepContext {
   readonly metricMeter: MetricMeter;
   /** What the previous attempt of this step last heartbeated (to resume from), if anything. */
   readonly heartbeatDetails?: unknown;
+  /**
+   * Calls `apply` with each `transfer_max_bandwidth` (bytes per second, 0 = unlimited) set on the running workflow
+   * (its update setTransferMaxBandwidth), until the returned function is called.
+   */
+  watchBandwidth(apply: (bytesPerSecond: number) => void): () => void;
 }
 
 const store = new AsyncLocalStorage<StepContext>();
 
 /** Outside any activity (a unit test calling a helper): never cancelled, heartbeats and metrics go nowhere. */
-const detached: StepContext = { signal: new AbortController().signal, heartbeat: () => undefined, metricMeter: noopMetricMeter };
+const detached: StepContext = {
+  signal: new AbortController().signal, heartbeat: () => undefined, metricMeter: noopMetricMeter, watchBandwidth: () => () => undefined,
+};
 
 function temporalContext(): StepContext | undefined {
   let c: Context;
@@ -30,7 +38,10 @@ function temporalContext(): StepContext | undefined {
   } catch {
     return undefined;
   }
-  return { signal: c.cancellationSignal, heartbeat: (d) => c.heartbeat(d), metricMeter: c.metricMeter, heartbeatDetails: c.info.heartbeatDetails };
+  return {
+    signal: c.cancellationSignal, heartbeat: (d) => c.heartbeat(d), metricMeter: c.metricMeter, heartbeatDetails: c.info.heartbeatDetails,
+    watchBandwidth: (apply) => watchWorkflowBandwidth(c, apply),
+  };
 }
 
 /** The context of the step running now. */
@@ -60,6 +71,7 @@ export function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>
       signal: outer.signal,
       metricMeter: outer.metricMeter,
       heartbeatDetails: outer.heartbeatDetails,
+      watchBandwidth: (apply) => outer.watchBandwidth(apply),
       heartbeat: (details) => {
         last = details;
         outer.heartbeat(details);

@@ -9,6 +9,8 @@
  *   node → central   {"heartbeat": details}                   progress, at least every few seconds
  *                    {"metric": {kind, name, …, value, tags}}  the step's metrics, replayed centrally
  *                    {"result": …} | {"failure": {…}}         last
+ *   central → node   {"bandwidth": bytesPerSecond}            after the request, whenever the running workflow's
+ *                                                             transfer_max_bandwidth changes (0 = unlimited)
  *
  * The configuration in the request carries the storage credentials (read from the worker's key
  * file), so they never appear on a command line, in the node's environment, in a file on the node
@@ -63,7 +65,7 @@ export type AgentMessage =
   | { result: unknown }
   | { failure: FailureInfo };
 
-export function encodeLine(message: AgentMessage | StepRequest): string {
+export function encodeLine(message: AgentMessage | StepRequest | ControlMessage): string {
   return `${JSON.stringify(message)}\n`;
 }
 
@@ -79,6 +81,21 @@ export function parseAgentMessage(line: string): AgentMessage | undefined {
   if (!v || typeof v !== 'object') return undefined;
   const keys = Object.keys(v);
   return keys.length === 1 && ['hello', 'heartbeat', 'metric', 'result', 'failure'].includes(keys[0]) ? (v as AgentMessage) : undefined;
+}
+
+/** What the central side may send after the request. */
+export interface ControlMessage {
+  bandwidth: number;
+}
+
+/** A control line from the central side, or undefined for anything else. */
+export function parseControlMessage(line: string): ControlMessage | undefined {
+  try {
+    const v = JSON.parse(line) as Partial<ControlMessage> | null;
+    return v && typeof v.bandwidth === 'number' && Number.isFinite(v.bandwidth) && v.bandwidth >= 0 ? { bandwidth: v.bandwidth } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The step request a node reads first, or a one-line reason why it is not one. */

@@ -14,6 +14,7 @@ import type { ActivityContext } from '../activities/context';
 import { readAwsCredentials } from '../activities/context';
 import { classify } from '../activities/failures';
 import { step } from '../activities/step-context';
+import { TRANSFER_STEPS } from '../activities/live-bandwidth';
 import { shellQuote } from '../nodes/node-access';
 import { abortError } from '../nodes/abort-error';
 import { replayMetric } from './forwarded-metrics';
@@ -80,6 +81,14 @@ async function converse(ctx: ActivityContext, version: string, r: NodeStep): Pro
   let outcome: Outcome | undefined;
   let refused: Error | undefined;
   let watchdog: NodeJS.Timeout | undefined;
+  // A new bandwidth limit for the running workflow goes down the channel once the node has the request.
+  let requested = false;
+  let bandwidth: number | undefined;
+  let talk: ReturnType<typeof node.converse> | undefined;
+  const stopWatching = TRANSFER_STEPS.has(r.step) ? outer.watchBandwidth((bps) => {
+    bandwidth = bps;
+    if (requested) talk?.write(encodeLine({ bandwidth: bps }));
+  }) : () => undefined;
   const heard = () => {
     clearTimeout(watchdog);
     watchdog = setTimeout(() => silence.abort(new Error(`no word from the node-side process for ${SILENCE_MS / 1000} s`)), SILENCE_MS);
@@ -87,7 +96,7 @@ async function converse(ctx: ActivityContext, version: string, r: NodeStep): Pro
   try {
     heard();
     const lines = new LineSplitter();
-    const talk = node.converse(command, {
+    talk = node.converse(command, {
       signal,
       onStdout: (chunk) => {
         for (const line of lines.push(chunk)) {
@@ -101,7 +110,9 @@ async function converse(ctx: ActivityContext, version: string, r: NodeStep): Pro
                 `${r.fqdn}: the node runs medusa-temporal ${hello.version} (${command}), this worker ${version}: ${installHint(version)}`, 'NodeToolMismatch');
               silence.abort(refused);
             } else {
-              talk.write(request);
+              talk!.write(request);
+              requested = true;
+              if (bandwidth !== undefined) talk!.write(encodeLine({ bandwidth }));
             }
           } else if ('heartbeat' in m) {
             outer.heartbeat(m.heartbeat ?? undefined);
@@ -134,6 +145,7 @@ async function converse(ctx: ActivityContext, version: string, r: NodeStep): Pro
     }
     throw ApplicationFailure.retryable(`${r.fqdn}: ${r.label}: the node-side process ended without a result (exit ${exit.code ?? exit.signal}${stderr ? `: ${stderr}` : ''})`, 'NodeStepLost');
   } finally {
+    stopWatching();
     clearTimeout(watchdog);
     await node.close();
   }

@@ -13,7 +13,7 @@ import { createActivities, isNodeSideStep } from '../activities';
 import { createActivityContext } from '../activities/context';
 import { runStep } from '../activities/step-context';
 import { forwardingMeter } from './forwarded-metrics';
-import { AgentMessage, encodeLine, FailureInfo, LineSplitter, parseStepRequest, StepRequest } from './protocol';
+import { AgentMessage, encodeLine, FailureInfo, LineSplitter, parseControlMessage, parseStepRequest, StepRequest } from './protocol';
 
 export interface AgentIo {
   input: Readable;
@@ -28,20 +28,19 @@ export function failureInfo(err: unknown): FailureInfo {
   return { message: e.message, name: e.name };
 }
 
-/** Reads the first line of `input`; undefined when it ends first. */
-function firstLine(input: Readable): Promise<string | undefined> {
+/** Reads the first line of `input` (undefined when it ends first), and the lines that came with it. */
+function firstLine(input: Readable, lines: LineSplitter): Promise<{ first: string | undefined; more: string[] }> {
   return new Promise((resolve) => {
-    const lines = new LineSplitter();
     const onData = (chunk: Buffer) => {
       const got = lines.push(chunk);
       if (got.length > 0) {
         input.off('data', onData);
         input.off('end', onEnd);
         input.pause();
-        resolve(got[0]);
+        resolve({ first: got[0], more: got.slice(1) });
       }
     };
-    const onEnd = () => resolve(lines.end()[0]);
+    const onEnd = () => resolve({ first: lines.end()[0], more: [] });
     input.on('data', onData).once('end', onEnd);
   });
 }
@@ -62,13 +61,25 @@ export async function serveNodeAgent(io: AgentIo): Promise<number> {
   for (const s of signals) process.on(s, onSignal);
   try {
     send({ hello: { version: io.version, node: process.version, pid: process.pid } });
-    const line = await firstLine(io.input);
+    const lines = new LineSplitter();
+    const { first: line, more } = await firstLine(io.input, lines);
     if (line === undefined) return 2;
     const request: StepRequest | string = parseStepRequest(line);
     if (typeof request === 'string') {
       send({ failure: { message: `node-agent: ${request}`, name: 'BadInput', type: 'BadInput', nonRetryable: true } });
       return 2;
     }
+    // After the request, the central side sends only control lines: each new bandwidth limit goes to the step's watchers.
+    const watchers = new Set<(bps: number) => void>();
+    let bandwidth: number | undefined;
+    const control = (l: string) => {
+      const m = parseControlMessage(l);
+      if (!m) return;
+      bandwidth = m.bandwidth;
+      for (const w of watchers) w(m.bandwidth);
+    };
+    more.forEach(control);
+    io.input.on('data', (chunk: Buffer) => lines.push(chunk).forEach(control));
     io.input.once('end', () => stop('the central worker closed the channel')).once('close', () => stop('the central worker closed the channel'));
     io.input.resume();
     if (!isNodeSideStep(request.step)) {
@@ -82,6 +93,11 @@ export async function serveNodeAgent(io: AgentIo): Promise<number> {
       heartbeat: (details?: unknown) => send({ heartbeat: details ?? null }),
       metricMeter: forwardingMeter((metric) => send({ metric })),
       heartbeatDetails: request.heartbeatDetails,
+      watchBandwidth: (apply: (bps: number) => void) => {
+        watchers.add(apply);
+        if (bandwidth !== undefined) apply(bandwidth);
+        return () => watchers.delete(apply);
+      },
     };
     try {
       const result = await runStep(context, () => run(request.input));

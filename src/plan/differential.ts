@@ -41,6 +41,19 @@ export function planFiles(files: SnapshotFile[], layout: Layout, mode: BackupMod
   });
 }
 
+/** Hash verdicts an attempt of planning reached, by file path on the node: the file's size, the stored hash it was compared with, and what was decided. */
+export type HashVerdicts = Record<string, { size: number; stored: string; action: 'keep' | 'upload' }>;
+
+/**
+ * The verdict an earlier attempt reached for a file still to be hashed, when it holds: same path and size (snapshot
+ * files are immutable hard links, so that is the same file), and the attempt compared against the same stored object.
+ */
+export function earlierVerdict(earlier: HashVerdicts, f: Pick<PlannedFile, 'path' | 'size' | 'existing'>): 'keep' | 'upload' | undefined {
+  const v = Object.prototype.hasOwnProperty.call(earlier, f.path) ? earlier[f.path] : undefined;
+  if (!v || v.size !== f.size || v.stored !== f.existing?.hash || (v.action !== 'keep' && v.action !== 'upload')) return undefined;
+  return v.action;
+}
+
 /** True when the hash a provider reports is a multipart ETag (`<hex>-<parts>`). */
 export function isMultipartHash(hash: string): boolean {
   return /^[0-9a-f]{32}-\d+$/i.test(hash);

@@ -31,8 +31,77 @@ const realClock: LimiterClock = {
 /** A limiter that never waits. */
 export const unlimited: BandwidthLimiter = { take: async () => undefined };
 
+/** A limiter whose rate can change while transfers run (a new `transfer_max_bandwidth` for a running backup). */
+export interface AdjustableLimiter extends BandwidthLimiter {
+  /** The new rate in bytes per second (0 or undefined: unlimited), in force from the next chunk each transfer sends. */
+  setRate(bytesPerSecond: number | undefined): void;
+  /** The rate in force, bytes per second (0: unlimited). */
+  readonly rate: number;
+}
+
+/** Large charges are waited for in slices of this size, so a changed rate applies within one slice. */
+const SLICE = 64 * 1024;
+
 /**
- * A token bucket of `bytesPerSecond`; 0, negative or undefined means unlimited.
+ * A token bucket of `bytesPerSecond` that can be changed later; 0, negative or undefined means unlimited until a
+ * rate is set. Capacity is one second's worth of the rate in force.
+ * @param burstBytes the capacity (and initial content) at the initial rate; defaults to one second's worth.
+ */
+export function createAdjustableLimiter(
+  bytesPerSecond: number | undefined,
+  clock: LimiterClock = realClock,
+  burstBytes = bytesPerSecond,
+): AdjustableLimiter {
+  let rate = 0; // bytes per millisecond; 0 = unlimited
+  let capacity = 0;
+  let tokens = 0;
+  let last = clock.now();
+  const refill = () => {
+    const now = clock.now();
+    if (rate > 0) tokens = Math.min(capacity, tokens + (now - last) * rate);
+    last = now;
+  };
+  const setRate = (bps: number | undefined, burst?: number) => {
+    refill();
+    rate = bps && bps > 0 ? bps / 1000 : 0;
+    capacity = rate > 0 ? Math.max(0, burst ?? rate * 1000) : 0;
+    // A lower limit keeps no more credit than its own burst; from unlimited to a limit there is none to spend.
+    tokens = Math.min(tokens, capacity);
+  };
+  setRate(bytesPerSecond, burstBytes);
+  tokens = capacity; // a fresh limiter starts with its burst
+
+  const takeSlice = async (bytes: number, signal?: AbortSignal) => {
+    refill();
+    if (rate === 0) return;
+    tokens -= bytes;
+    if (tokens >= 0) return;
+    const charged = rate;
+    try {
+      await clock.sleep(-tokens / rate, signal);
+    } catch (err) {
+      // The bytes were never sent: give them back so the other transfers are not slowed for nothing.
+      if (rate === charged) tokens += bytes;
+      throw err;
+    }
+  };
+
+  return {
+    get rate() {
+      return rate * 1000;
+    },
+    setRate: (bps) => setRate(bps),
+    async take(bytes, signal) {
+      signal?.throwIfAborted();
+      if (rate === 0) return;
+      if (bytes <= SLICE) return takeSlice(bytes, signal);
+      for (let left = bytes; left > 0; left -= SLICE) await takeSlice(Math.min(SLICE, left), signal);
+    },
+  };
+}
+
+/**
+ * A token bucket of `bytesPerSecond` that never changes; 0, negative or undefined means unlimited.
  * @param burstBytes the bucket's capacity (and initial content); defaults to one second's worth.
  */
 export function createBandwidthLimiter(
@@ -41,28 +110,7 @@ export function createBandwidthLimiter(
   burstBytes = bytesPerSecond,
 ): BandwidthLimiter {
   if (!bytesPerSecond || bytesPerSecond <= 0) return unlimited;
-  const rate = bytesPerSecond / 1000; // bytes per millisecond
-  const capacity = Math.max(0, burstBytes ?? bytesPerSecond);
-  let tokens = capacity;
-  let last = clock.now();
-
-  return {
-    async take(bytes, signal) {
-      signal?.throwIfAborted();
-      const now = clock.now();
-      tokens = Math.min(capacity, tokens + (now - last) * rate);
-      last = now;
-      tokens -= bytes;
-      if (tokens >= 0) return;
-      try {
-        await clock.sleep(-tokens / rate, signal);
-      } catch (err) {
-        // The bytes were never sent: give them back so the other uploads are not slowed for nothing.
-        tokens += bytes;
-        throw err;
-      }
-    },
-  };
+  return createAdjustableLimiter(bytesPerSecond, clock, burstBytes);
 }
 
 /**

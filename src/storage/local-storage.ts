@@ -6,11 +6,13 @@
  * and `list` report null, because the MD5 of a file is only known by reading all of it. Medusa's
  * listing reports no hash either, and its local storage compares objects by size only.
  */
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { access, copyFile, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { uploadAborted } from './abort';
+import { throttle, unlimited } from './bandwidth-limiter';
 import { isGone, keyPath, walk, writeAtomically } from './local-files';
 import { ObjectInfo, Storage, StorageConfigError, UploadOptions } from './storage';
 
@@ -37,7 +39,7 @@ export function createLocalStorage(o: LocalStorageOptions): Storage {
     const path = pathOf(key);
     let md5: string;
     try {
-      ({ md5 } = await writeAtomically(path, body, size, options.signal, options.onProgress));
+      ({ md5 } = await writeAtomically(path, options.limiter ? throttle(body, options.limiter, options.signal) : body, size, options.signal, options.onProgress));
     } catch (err) {
       throw options.signal?.aborted ? uploadAborted(options.signal, `upload of ${key} to ${description}`) : err;
     }
@@ -70,12 +72,12 @@ export function createLocalStorage(o: LocalStorageOptions): Storage {
         throw err;
       }
     },
-    async download(key) {
+    async download(key, options = {}) {
       // Opened here so that a missing object rejects this call rather than failing the stream later.
       const fh = await open(pathOf(key), 'r').catch((err: unknown) => {
         throw isGone(err) ? new Error(`no object ${key} in ${description}`) : err;
       });
-      return fh.createReadStream();
+      return options.limiter ? throttle(fh.createReadStream(), options.limiter) : fh.createReadStream();
     },
     async downloadToFile(key, path, size, options) {
       const st = await stat(pathOf(key)).catch((err: unknown) => {
@@ -83,7 +85,12 @@ export function createLocalStorage(o: LocalStorageOptions): Storage {
       });
       if (st.size !== size) return st.size;
       options?.signal?.throwIfAborted();
-      await copyFile(pathOf(key), path);
+      if (options?.limiter && options.limiter !== unlimited) {
+        // Throttled: streamed, so transfer_max_bandwidth holds here as on S3.
+        await pipeline(throttle(createReadStream(pathOf(key), { highWaterMark: 1024 * 1024 }), options.limiter, options.signal), createWriteStream(path), { signal: options.signal });
+      } else {
+        await copyFile(pathOf(key), path);
+      }
       options?.onProgress?.(size);
       return st.size;
     },

@@ -74,7 +74,7 @@ export function createS3Storage(o: S3StorageOptions): Storage {
   async function upload(key: string, body: Readable, size: number, options: UploadOptions = {}): Promise<ObjectInfo> {
     if (isMultipart(size, o.multipartThreshold)) {
       try {
-        await uploadMultipart({ client, options: o, limiter }, key, body, size, options);
+        await uploadMultipart({ client, options: o, limiter: options.limiter ?? limiter }, key, body, size, options);
       } catch (err) {
         return rethrowS3Error(err, at);
       }
@@ -83,7 +83,7 @@ export function createS3Storage(o: S3StorageOptions): Storage {
       if (signal) addAbortSignal(signal, body);
       let data: Buffer;
       try {
-        data = await readAll(body, limiter, signal);
+        data = await readAll(body, options.limiter ?? limiter, signal);
       } catch (err) {
         throw signal?.aborted ? uploadAborted(signal, `upload of ${key} to s3://${Bucket}`) : err;
       }
@@ -100,12 +100,12 @@ export function createS3Storage(o: S3StorageOptions): Storage {
     let etag: string | undefined;
     try {
       if (isMultipart(size, o.multipartThreshold)) {
-        etag = await uploadFileMultipart({ client, streamClient, options: o, limiter }, key, path, size, options);
+        etag = await uploadFileMultipart({ client, streamClient, options: o, limiter: options.limiter ?? limiter }, key, path, size, options);
       } else {
         // Small: one buffered PUT, which the SDK can retry.
         const data = await readFile(path, { signal });
         if (data.length !== size) throw new Error(`upload of ${key}: ${path} has ${data.length} bytes, not the planned ${size}`);
-        await limiter.take(size, signal);
+        await (options.limiter ?? limiter).take(size, signal);
         etag = (await client.send(new PutObjectCommand({ Bucket, Key: key, Body: data, ContentLength: size, ...createParams(o) }), { abortSignal: signal })).ETag;
         options.onProgress?.(size);
       }
@@ -160,11 +160,11 @@ export function createS3Storage(o: S3StorageOptions): Storage {
       const r = await getObject(key);
       return r?.Body ? Buffer.from(await r.Body.transformToByteArray()) : undefined;
     },
-    async download(key) {
+    async download(key, options = {}) {
       const r = await getObject(key);
       if (!r?.Body) throw new Error(`no object ${key} in s3://${Bucket}`);
       // transfer_max_bandwidth holds for downloads too (boto3's TransferConfig limits both directions).
-      return throttle(r.Body as Readable, limiter);
+      return throttle(r.Body as Readable, options.limiter ?? limiter);
     },
     async downloadToFile(key, path, size, options = {}) {
       const { signal } = options;
@@ -186,7 +186,7 @@ export function createS3Storage(o: S3StorageOptions): Storage {
           }
           total ??= r.ContentRange ? Number(/\/(\d+)$/.exec(r.ContentRange)?.[1]) : r.ContentLength;
           let at0 = start;
-          for await (const chunk of throttle(r.Body as Readable, limiter, signal)) {
+          for await (const chunk of throttle(r.Body as Readable, options.limiter ?? limiter, signal)) {
             const buf = chunk as Buffer;
             if (at0 + buf.length > end + 1) throw new Error(`download of ${key}: more than the ${size} bytes expected`);
             await fh.write(buf, 0, buf.length, at0);

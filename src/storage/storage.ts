@@ -8,6 +8,7 @@
  * object that exists with the expected size can be trusted, which makes uploads idempotent.
  */
 import { Readable } from 'node:stream';
+import type { BandwidthLimiter } from './bandwidth-limiter';
 
 export interface ObjectInfo {
   key: string;
@@ -26,6 +27,11 @@ export interface UploadOptions {
   signal?: AbortSignal;
   /** Called with the number of bytes sent so far for this object. */
   onProgress?: (bytesSent: number) => void;
+  /**
+   * The bandwidth limit this transfer shares (a node step's `transfer_max_bandwidth`, changeable while it runs);
+   * default: the storage's own limiter, from its configuration.
+   */
+  limiter?: BandwidthLimiter;
 }
 
 /** What an upload stored: its size and hash as {@link ObjectInfo} has them. */
@@ -52,8 +58,8 @@ export interface Storage {
   uploadFile(key: string, path: string, size: number, options?: UploadOptions): Promise<UploadedObject>;
   /** Reads a whole (small) object; undefined when it does not exist. */
   getBytes(key: string): Promise<Buffer | undefined>;
-  /** Streams an object. */
-  download(key: string): Promise<Readable>;
+  /** Streams an object (throttled by `options.limiter`, default the storage's own). */
+  download(key: string, options?: Pick<UploadOptions, 'limiter'>): Promise<Readable>;
   /**
    * Writes an object into the file `path` of this machine (created or truncated; making it appear atomically is the
    * caller's business), large objects as ranges fetched in parallel and written in place. Resolves with the object's

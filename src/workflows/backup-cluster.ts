@@ -7,7 +7,7 @@
  * reported incomplete, node by node. Deterministic: I/O happens in activities and children.
  */
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, defineQuery, defineUpdate, executeChild,
+  ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, condition, defineQuery, defineUpdate, executeChild, getExternalWorkflowHandle,
   isCancellation, proxyActivities, RetryPolicy, setHandler, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -19,6 +19,7 @@ import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
 import { BACKUP_MODE, BACKUP_NAME, BACKUP_OUTCOME } from '../shared/search-attributes';
 import { backupNode, BackupNodeResult } from './backup-node';
 import { acquireClusterLock, releaseLock } from './cluster-lock';
+import { followBandwidth, transferMaxBandwidthChanged } from './live-bandwidth';
 
 /** Input of {@link backupCluster}: one JSON object; only the name (or a name template) is needed. */
 export interface BackupClusterInput {
@@ -44,6 +45,11 @@ export interface BackupClusterInput {
    * of over SSH. Absent: `[orchestration] node_access` of the worker's medusa.ini decides.
    */
   nodeWorkers?: boolean;
+  /**
+   * Medusa's transfer_max_bandwidth for every node (`"20MB/s"`, or bytes per second; 0 = unlimited); default: the
+   * worker's. The update setTransferMaxBandwidth changes it for the nodes uploading and those still to come.
+   */
+  transferMaxBandwidth?: string | number;
 }
 
 export type NodePhase = 'waiting' | 'snapshotting' | 'snapshotted' | 'uploading' | 'finished' | 'failed' | 'dropped';
@@ -115,6 +121,12 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
     progress.parallelUploads = n;
     return old;
   }, { validator: (n) => { if (!Number.isInteger(n) || n < 1) throw new Error(`parallel uploads must be a whole number ≥ 1, not ${String(n)}`); } });
+  // A new limit goes to the nodes uploading now (by signal); nodes started later get it in their input.
+  const bandwidth = followBandwidth(input.transferMaxBandwidth, (bps) => {
+    for (const n of progress.nodes.filter((x) => x.phase === 'uploading')) {
+      getExternalWorkflowHandle(nodeWorkflowId(n.fqdn)).signal(transferMaxBandwidthChanged, bps).catch(() => undefined);
+    }
+  });
   upsertSearchAttributes([{ key: BACKUP_NAME, value: backupName }, { key: BACKUP_MODE, value: mode }]);
 
   const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: RETRY });
@@ -139,7 +151,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
     throw err;
   }
   try {
-    return await backUpNodes(input, backupName, mode, parallelSnapshots, progress, found.nodes);
+    return await backUpNodes(input, backupName, mode, parallelSnapshots, progress, found.nodes, bandwidth);
   } finally {
     await releaseLock(lock);
   }
@@ -148,6 +160,7 @@ export async function backupCluster(input: BackupClusterInput = {}): Promise<Bac
 /** Phase 1, phase 2, and on failure or cancellation the cleanup; called with the cluster lock held. */
 async function backUpNodes(
   input: BackupClusterInput, backupName: string, mode: BackupMode, parallelSnapshots: number, progress: ClusterProgress, nodes: ClusterNode[],
+  bandwidth: { current(): number | null },
 ): Promise<BackupClusterResult> {
   const onNode = (n: NodeStatus) => proxyActivities<Activities>({
     startToCloseTimeout: '15 minutes', heartbeatTimeout: '1 minute', retry: RETRY,
@@ -201,7 +214,7 @@ async function backUpNodes(
       inFlight++;
       node.phase = 'uploading';
       node.uploadStartedAt = Date.now();
-      uploads.push(CancellationScope.cancellable(() => executeNodeBackup(input, backupName, mode, node))
+      uploads.push(CancellationScope.cancellable(() => executeNodeBackup(input, backupName, mode, node, bandwidth.current()))
         .then((r) => {
           node.phase = 'finished';
           node.result = { files: r.files, bytes: r.bytes, uploadedFiles: r.uploadedFiles, uploadedBytes: r.uploadedBytes, keptFiles: r.keptFiles, keptBytes: r.keptBytes };
@@ -250,16 +263,22 @@ async function backUpNodes(
   }
 }
 
-function executeNodeBackup(input: BackupClusterInput, backupName: string, mode: BackupMode, node: NodeStatus): Promise<BackupNodeResult> {
+/**
+ * The workflow id of a node's backup: derived from this run's id, which is unique among running workflows, so no
+ * clash with a node backup of the same name in another prefix or bucket.
+ */
+function nodeWorkflowId(fqdn: string): string {
+  return `${workflowInfo().workflowId}/${fqdn}`;
+}
+
+function executeNodeBackup(input: BackupClusterInput, backupName: string, mode: BackupMode, node: NodeStatus, bandwidth: number | null): Promise<BackupNodeResult> {
   const fqdn = node.fqdn;
   return executeChild(backupNode, {
-    // Derived from this run's id, which is unique among running workflows: no clash with a node backup
-    // of the same name in another prefix or bucket.
-    workflowId: `${workflowInfo().workflowId}/${fqdn}`,
+    workflowId: nodeWorkflowId(fqdn),
     args: [{
       backupName, fqdn, mode, enableMd5Checks: input.enableMd5Checks, keepSnapshot: input.keepSnapshot,
       useExistingSnapshot: input.useExistingSnapshot, tempDir: input.tempDir, bucketName: input.bucketName, prefix: input.prefix,
-      nodeTaskQueue: node.taskQueue,
+      nodeTaskQueue: node.taskQueue, ...(bandwidth === null ? {} : { transferMaxBandwidth: bandwidth }),
     }],
   });
 }

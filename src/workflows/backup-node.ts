@@ -12,8 +12,10 @@ import type { Activities } from '../activities';
 import type { PlanSummary, UploadResult } from '../activities/backup/types';
 import { snapshotTag } from '../plan/backup-name';
 import type { BackupMode } from '../plan/layout';
+import { runWorkDir } from '../plan/work-dir';
 import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
 import { reportedNodeFailure } from './node-failure';
+import { followBandwidth } from './live-bandwidth';
 import { BACKUP_MODE, BACKUP_NAME, BACKUP_OUTCOME } from '../shared/search-attributes';
 
 /** Input of {@link backupNode}: one JSON object, every field but the name and node defaulted. */
@@ -42,6 +44,11 @@ export interface BackupNodeInput {
   nodeTaskQueue?: string;
   /** With nodeTaskQueue: fail when no worker on that queue picks up a step within this many seconds (default 300). */
   nodeStartTimeoutSeconds?: number;
+  /**
+   * Medusa's transfer_max_bandwidth for this run (`"20MB/s"`, or bytes per second; 0 = unlimited); default: the
+   * worker's. The update setTransferMaxBandwidth changes it while the backup runs.
+   */
+  transferMaxBandwidth?: string | number;
 }
 
 export type BackupPhase = 'checking' | 'meta' | 'staggering' | 'snapshot' | 'planning' | 'uploading' | 'manifest' | 'clearing' | 'done' | 'failed';
@@ -63,6 +70,9 @@ export interface BackupNodeResult {
   keptBytes: number;
   /** Files a crashed earlier attempt had already sent completely, not sent again. */
   alreadyPresentFiles: number;
+  /** Bytes hashed on the node by md5 checks (the planning attempt that succeeded; earlier attempts' verdicts are reused), and the seconds it took. */
+  hashedBytes: number;
+  hashSeconds: number;
   snapshotCleared: boolean;
   manifestKey: string;
 }
@@ -98,6 +108,7 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   if (!input.backupName || !input.fqdn) throw ApplicationFailure.nonRetryable('backupName and fqdn are required', 'BadInput');
   const progress: BackupNodeProgress = { phase: 'checking' };
   setHandler(backupNodeProgress, () => progress);
+  followBandwidth(input.transferMaxBandwidth);
   upsertSearchAttributes([{ key: BACKUP_NAME, value: input.backupName }, { key: BACKUP_MODE, value: mode }]);
 
   const taskQueue = input.nodeTaskQueue ?? workflowInfo().taskQueue;
@@ -119,8 +130,7 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   const tag = snapshotTag(input.backupName, useExisting);
   // One work directory per run: two backups of the same name (other prefix or bucket) never share a plan.
   const info = workflowInfo();
-  const runKey = `${info.workflowId}-${info.runId.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_');
-  const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${runKey}`;
+  const workDir = runWorkDir(input.tempDir, info.workflowId, info.runId);
 
   await central.checkBackupName({ ...ref, useExistingSnapshot: useExisting });
   progress.phase = 'meta';
@@ -160,7 +170,7 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
     return {
       backupName: input.backupName, fqdn: input.fqdn, mode, files: plan.files, bytes: plan.bytes,
       uploadedFiles: upload.filesUploaded, uploadedBytes: upload.bytesUploaded, keptFiles: plan.keptFiles, keptBytes: plan.keptBytes,
-      alreadyPresentFiles: upload.filesAlreadyPresent, snapshotCleared, manifestKey: finish.manifestKey,
+      alreadyPresentFiles: upload.filesAlreadyPresent, hashedBytes: plan.hashedBytes ?? 0, hashSeconds: plan.hashSeconds ?? 0, snapshotCleared, manifestKey: finish.manifestKey,
     };
   } catch (err) {
     progress.phase = 'failed';

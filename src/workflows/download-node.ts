@@ -11,6 +11,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DownloadPlanSummary, DownloadResult } from '../activities/restore/types';
+import { runWorkDir } from '../plan/work-dir';
+import { followBandwidth } from './live-bandwidth';
 import { PERMANENT_ERROR_TYPES } from '../shared/error-types';
 import { reportedNodeFailure } from './node-failure';
 
@@ -37,6 +39,8 @@ export interface DownloadNodeInput {
   nodeTaskQueue?: string;
   /** With nodeTaskQueue: fail when no worker on that queue picks up a step within this many seconds (default 300). */
   nodeStartTimeoutSeconds?: number;
+  /** As for a backup: this run's transfer_max_bandwidth, changed while running by the update setTransferMaxBandwidth. */
+  transferMaxBandwidth?: string | number;
 }
 
 export type DownloadPhase = 'planning' | 'downloading' | 'done' | 'failed';
@@ -75,6 +79,7 @@ async function runDownloadNode(input: DownloadNodeInput): Promise<DownloadNodeRe
   if (!input.backupName || !input.fqdn || !input.destination) throw ApplicationFailure.nonRetryable('backupName, fqdn and destination are required', 'BadInput');
   const progress: DownloadNodeProgress = { phase: 'planning' };
   setHandler(downloadNodeProgress, () => progress);
+  followBandwidth(input.transferMaxBandwidth);
 
   const taskQueue = input.nodeTaskQueue ?? workflowInfo().taskQueue;
   const startSeconds = input.nodeStartTimeoutSeconds ?? 300;
@@ -85,8 +90,7 @@ async function runDownloadNode(input: DownloadNodeInput): Promise<DownloadNodeRe
   const transfer = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '7 days', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 20 } });
 
   const info = workflowInfo();
-  const runKey = `${info.workflowId}-${info.runId.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_');
-  const workDir = `${(input.tempDir ?? '/tmp').replace(/\/+$/, '')}/medusa-temporal/${runKey}`;
+  const workDir = runWorkDir(input.tempDir, info.workflowId, info.runId);
   const request = {
     backupName: input.backupName, fqdn: input.fqdn, targetFqdn: input.targetFqdn, bucketName: input.bucketName, prefix: input.prefix, destination: input.destination,
     keyspaces: input.keyspaces ?? [], tables: input.tables ?? [], ignoreSystemKeyspaces: input.ignoreSystemKeyspaces ?? false, workDir,

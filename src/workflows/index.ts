@@ -6,6 +6,7 @@ export type { BackupNodeInput, BackupNodeProgress, BackupNodeResult, BackupPhase
 export { backupCluster, clusterProgress, setParallelUploads } from './backup-cluster';
 export type { BackupClusterInput, BackupClusterResult, ClusterProgress, NodePhase, NodeStatus } from './backup-cluster';
 export { clusterLock, releaseClusterLock } from './cluster-lock';
+export { setTransferMaxBandwidth, transferMaxBandwidth } from './live-bandwidth';
 export type { ClusterLockInput } from './cluster-lock';
 export { deleteBackup, purgeBackups } from './purge';
 export type { DeleteBackupInput, DeletionResult, PurgeBackupsInput } from './purge';

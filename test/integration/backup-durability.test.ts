@@ -3,13 +3,15 @@
  * backup without sending finished files again; a cancelled backup clears its snapshot; stagger
  * waits on durable timers; no secret reaches a workflow history.
  */
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
-import { backupCluster, backupNode, BackupNodeResult } from '../../src/workflows';
+import { runWorkDir } from '../../src/plan/work-dir';
+import { hashCheckpointPath } from '../../src/activities/backup/plan';
+import { backupCluster, backupNode, BackupNodeResult, setTransferMaxBandwidth, transferMaxBandwidth } from '../../src/workflows';
 import { Storage } from '../../src/storage/storage';
 import { Harness, listKeys, s3Ini, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
@@ -87,6 +89,42 @@ test('a worker killed during the upload is replaced; the backup completes and fi
   expect(text).not.toContain(privateKey);
 }, 400_000);
 
+test('planning with md5 checks resumes: the verdicts an earlier attempt checkpointed on the node are taken without hashing those files again', async () => {
+  const prefix = uniqueId('hashck').replace(/-/g, '');
+  const fqdn = '127.0.0.3';
+  const config = sandboxConfig('s3', { prefix });
+  const { taskQueue, storage } = await h.worker(config);
+  await h.client.workflow.execute(backupNode, { taskQueue, workflowId: `${prefix}/h1`, args: [{ backupName: 'h1', fqdn, prefix }], workflowExecutionTimeout: '5 minutes' });
+  const layout = new Layout(prefix, fqdn);
+  const pool: { key: string; size: number; hash: string; lastModified: number }[] = [];
+  for await (const o of storage.list(layout.dataRoot('differential', 'h1'))) if (o.hash && o.size > 0) pool.push({ key: o.key, size: o.size, hash: o.hash, lastModified: o.lastModified.getTime() });
+  const largest = pool.sort((a, b) => b.size - a.size)[0];
+  const [ks, tableDir, ...rest] = largest.key.slice(layout.dataRoot('differential', 'h1').length).split('/');
+  const path = `/var/lib/cassandra/data/${ks}/${tableDir}/snapshots/medusa-h2/${rest.join('/')}`;
+
+  // The second backup waits on a queue no worker polls yet, so the test can leave an earlier attempt's checkpoint
+  // where its planning looks: a verdict of "changed" for a file that is in fact unchanged.
+  const idleQueue = uniqueId('hashck-q');
+  const tempDir = `/tmp/${prefix}`;
+  const handle = await h.client.workflow.start(backupNode, {
+    taskQueue: idleQueue, workflowId: `${prefix}/h2`, args: [{ backupName: 'h2', fqdn, prefix, enableMd5Checks: true, tempDir }], workflowExecutionTimeout: '5 minutes',
+  });
+  const checkpoint = hashCheckpointPath(runWorkDir(tempDir, `${prefix}/h2`, handle.firstExecutionRunId));
+  const planted = JSON.stringify({ [path]: { size: largest.size, stored: largest.hash, action: 'upload' } });
+  await onNode(fqdn, `mkdir -p "$(dirname '${checkpoint}')" && printf '%s' '${planted}' > '${checkpoint}'`);
+  await h.worker(config, idleQueue);
+  const r = await handle.result();
+
+  // The other files were hashed (and found unchanged); the checkpointed one was taken as changed, unhashed, and sent again.
+  const others = pool.reduce((a, o) => a + o.size, 0) - largest.size;
+  expect(r.hashedBytes).toBeGreaterThan(0);
+  expect(r.hashedBytes).toBeLessThanOrEqual(others);
+  expect(r.uploadedBytes).toBeGreaterThanOrEqual(largest.size);
+  const after = await storage.head(largest.key);
+  expect(after?.lastModified.getTime()).toBeGreaterThan(largest.lastModified);
+  expect(await onNode(fqdn, `ls -d ${tempDir}/medusa-temporal/* 2>/dev/null || true`)).toBe('');
+}, 300_000);
+
 test('a cancelled backup stops its upload and clears its snapshot, and is marked cancelled', async () => {
   const prefix = uniqueId('cancel').replace(/-/g, '');
   const config = sandboxConfig('s3', { prefix });
@@ -148,3 +186,48 @@ test('a worker killed during phase 2 of a cluster backup is replaced; the cluste
   expect(first.uploadedFiles + first.alreadyPresentFiles).toBe(first.files);
   for (const n of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) expect(await snapshotDirs(n, 'medusa-c1')).toBe('');
 }, 600_000);
+
+/** What the running uploadFiles step of `handle` last heartbeated (its progress), or undefined before it runs. */
+async function uploadProgress(handle: { describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: { data?: Uint8Array | null }[] | null } | null }[] | null } }> }) {
+  const d = await handle.describe();
+  const a = (d.raw.pendingActivities ?? []).find((x) => x.activityType?.name === 'uploadFiles');
+  const data = a?.heartbeatDetails?.payloads?.[0]?.data;
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { bytesDone: number; bytesTotal: number }) : undefined;
+}
+
+/** Seconds the (last) uploadFiles step of a finished workflow ran, from its history. */
+async function uploadSeconds(handle: WorkflowHandle): Promise<number> {
+  const events = (await handle.fetchHistory()).events!;
+  const from = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).lastIndexOf('uploadFiles');
+  const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) + (e.eventTime!.nanos ?? 0) / 1e9;
+  return at(events.slice(from).find((e) => e.activityTaskCompletedEventAttributes)!) - at(events.slice(from).find((e) => e.activityTaskStartedEventAttributes)!);
+}
+
+test('transfer_max_bandwidth holds for a running backup, and an update changes it while the files are on the wire', async () => {
+  const prefix = uniqueId('bw').replace(/-/g, '');
+  const { taskQueue } = await h.worker(sandboxConfig('s3', { prefix }));
+  // The node's sample data is about 1 MiB in some 330 files.
+  const start = (name: string, transferMaxBandwidth: string) => h.client.workflow.start(backupNode, {
+    taskQueue, workflowId: `${prefix}/${name}`, args: [{ backupName: name, fqdn: '127.0.0.2', prefix, mode: 'full', transferMaxBandwidth }], workflowExecutionTimeout: '10 minutes',
+  });
+  // At 128 KiB/s the upload takes about 8 s: the rate over the whole step, its first second's burst left out, within 10%.
+  const rate = 128 * 1024;
+  const limited = await start('bw1', '128KB/s');
+  const r1 = await limited.result();
+  const measured = (r1.uploadedBytes - rate) / (await uploadSeconds(limited));
+  expect(measured).toBeGreaterThan(rate * 0.9);
+  expect(measured).toBeLessThan(rate * 1.1);
+
+  // At 16 KiB/s it would take a minute: raised to unlimited once it runs, the rest goes at once.
+  const slow = await start('bw2', '16KB/s');
+  for (let i = 0; i < 240 && !(await uploadProgress(slow)); i++) await new Promise((r) => setTimeout(r, 250));
+  const bad = await slow.executeUpdate(setTransferMaxBandwidth, { args: ['fast'] }).catch((e: unknown) => e);
+  expect(String((bad as { cause?: Error }).cause?.message)).toMatch(/^transfer_max_bandwidth = fast is not a size/);
+  const old = await slow.executeUpdate(setTransferMaxBandwidth, { args: ['0'] });
+  expect(old).toBe(16 * 1024);
+  expect(await slow.query(transferMaxBandwidth)).toBe(0);
+  const r2 = await slow.result();
+  expect(r2.uploadedBytes).toBe(r2.bytes);
+  // Unlimited from the step's next poll (every 3 s): far less than the minute 16 KiB/s needs.
+  expect(await uploadSeconds(slow)).toBeLessThan(r2.bytes / (16 * 1024) / 3);
+}, 400_000);

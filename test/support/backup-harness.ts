@@ -32,8 +32,8 @@ export interface Harness {
   client: Client;
   nativeConnection: NativeConnection;
   bundle: WorkflowBundleWithSourceMap;
-  /** Starts a worker on a fresh task queue with this configuration; stopped by `close()`. */
-  worker(config: MedusaConfig): Promise<{ taskQueue: string; storage: Storage }>;
+  /** Starts a worker with this configuration on a fresh task queue (or this one); stopped by `close()`. */
+  worker(config: MedusaConfig, taskQueue?: string): Promise<{ taskQueue: string; storage: Storage }>;
   close(): Promise<void>;
 }
 
@@ -47,8 +47,7 @@ export async function startHarness(): Promise<Harness> {
   const running: { worker: Worker; done: Promise<void> }[] = [];
   return {
     client, nativeConnection, bundle,
-    async worker(config) {
-      const taskQueue = uniqueId('backup');
+    async worker(config, taskQueue = uniqueId('backup')) {
       const context = createActivityContext(config, centralNodeMode(config));
       const worker = await createWorker({ connection: nativeConnection, taskQueue, workflowBundle: bundle, context });
       running.push({ worker, done: worker.run() });

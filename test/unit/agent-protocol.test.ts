@@ -78,7 +78,7 @@ test('a kept-alive step heartbeats on its own, repeating its last progress (and 
   jest.useFakeTimers();
   try {
     const beats: unknown[] = [];
-    const context = { signal: new AbortController().signal, heartbeat: (d?: unknown) => beats.push(d), metricMeter: step().metricMeter, heartbeatDetails: { done: 3 } };
+    const context = { signal: new AbortController().signal, heartbeat: (d?: unknown) => beats.push(d), metricMeter: step().metricMeter, heartbeatDetails: { done: 3 }, watchBandwidth: () => () => undefined };
     let release!: () => void;
     const body = keptAlive(async () => {
       await new Promise<void>((r) => (release = r));

@@ -1,4 +1,4 @@
-import { createBandwidthLimiter, LimiterClock } from '../../src/storage/bandwidth-limiter';
+import { createAdjustableLimiter, createBandwidthLimiter, LimiterClock } from '../../src/storage/bandwidth-limiter';
 
 /** A clock that only moves when someone sleeps, recording every sleep. */
 function fakeClock() {
@@ -71,4 +71,36 @@ test('with the real clock, small numbers: 2 KiB at 20 KiB/s after the burst take
   await l.take(1);
   await l.take(2048);
   expect(performance.now() - start).toBeGreaterThanOrEqual(90);
+});
+
+test('a changed rate applies to what is taken next; from unlimited to a limit there is no burst to spend', async () => {
+  const { clock, sleeps } = fakeClock();
+  const l = createAdjustableLimiter(1000, clock); // 1000 B/s, burst 1000 B
+  await l.take(1000);
+  await l.take(1000);
+  expect(sleeps).toEqual([1000]);
+  l.setRate(4000); // faster: the bucket refills at 4 B/ms from now on
+  await l.take(2000);
+  expect(sleeps).toEqual([1000, 500]);
+  l.setRate(0); // unlimited
+  expect(l.rate).toBe(0);
+  await l.take(1e9);
+  expect(sleeps).toEqual([1000, 500]);
+  l.setRate(1000);
+  await l.take(500);
+  expect(sleeps).toEqual([1000, 500, 500]);
+});
+
+test('a large charge is waited for in slices, so a rate changed meanwhile applies to the rest', async () => {
+  const { clock, sleeps } = fakeClock();
+  const slice = 256 * 1024;
+  const l = createAdjustableLimiter(slice, clock, 0); // one slice a second, no burst
+  let slept = 0;
+  const origSleep = clock.sleep;
+  clock.sleep = async (ms, signal) => {
+    await origSleep(ms, signal);
+    if (++slept === 2) l.setRate(2 * slice); // after two slices, twice as fast
+  };
+  await l.take(4 * slice);
+  expect(sleeps).toEqual([1000, 1000, 500, 500]);
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { backupNameProblem, defaultBackupName, snapshotTag } from '../../src/plan/backup-name';
-import { alreadySent, commonFolder, hashesMatch, isMultipartHash, multipartEtag, planFiles, sameStoredObject } from '../../src/plan/differential';
+import { alreadySent, commonFolder, earlierVerdict, hashesMatch, isMultipartHash, multipartEtag, planFiles, sameStoredObject } from '../../src/plan/differential';
 import { Layout } from '../../src/plan/layout';
 import { buildManifest, parseManifest, serializeManifest } from '../../src/plan/manifest';
 import { parseJsonWithBigInts, pyJsonDumps } from '../../src/plan/python-json';
@@ -140,6 +140,18 @@ test('an upload is done already when storage holds an object of its size that is
   // Differential re-upload of a corrupt object: the same object is still there, so it is not done.
   expect(alreadySent({ ...stale }, { size: 10, existing: stale })).toBe(false);
   expect(alreadySent({ size: 10, hash: 'cc', lastModified: 2 }, { size: 10, existing: stale })).toBe(true);
+});
+
+test('a hash verdict of an earlier planning attempt is reused only for the same file, size and stored hash', () => {
+  const existing = { size: 10, hash: 'aa' };
+  const earlier = { '/d/a.db': { size: 10, stored: 'aa', action: 'keep' as const }, '/d/b.db': { size: 10, stored: 'aa', action: 'upload' as const } };
+  expect(earlierVerdict(earlier, { path: '/d/a.db', size: 10, existing })).toBe('keep');
+  expect(earlierVerdict(earlier, { path: '/d/b.db', size: 10, existing })).toBe('upload');
+  expect(earlierVerdict(earlier, { path: '/d/c.db', size: 10, existing })).toBeUndefined();
+  expect(earlierVerdict(earlier, { path: '/d/a.db', size: 11, existing })).toBeUndefined();
+  expect(earlierVerdict(earlier, { path: '/d/a.db', size: 10, existing: { size: 10, hash: 'bb' } })).toBeUndefined();
+  // A checkpoint is read from a file on the node: a path like a prototype key is no verdict.
+  expect(earlierVerdict(earlier, { path: 'constructor', size: 10, existing })).toBeUndefined();
 });
 
 test('the folder one listing covers: the longest shared prefix cut at a slash', () => {

@@ -26,6 +26,10 @@ export interface PlanSummary {
   uploadBytes: number;
   keptFiles: number;
   keptBytes: number;
+  /** Bytes hashed on the node to compare with stored hashes (md5 checks), by this attempt. */
+  hashedBytes: number;
+  /** Seconds this attempt spent hashing them. */
+  hashSeconds: number;
 }
 
 export interface UploadProgress {

@@ -9,6 +9,7 @@ import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { filesSkipped, fileUploaded } from '../metrics';
 import { step } from '../step-context';
+import { stepLimiter } from '../live-bandwidth';
 import { readPlan } from './plan';
 import { NodeBackupRef, UploadProgress, UploadResult } from './types';
 
@@ -21,6 +22,8 @@ export function makeUploadActivities(ctx: ActivityContext) {
         const node = await ctx.openNode(r.fqdn);
         const { signal, heartbeat } = step();
         const timer = setInterval(() => heartbeat(progress), 2000);
+        // One limit for the node's transfers, following a change made to the running backup.
+        const live = stepLimiter(ctx);
         const progress: UploadProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
         try {
           const plan = await readPlan(node, r.planPath);
@@ -49,6 +52,7 @@ export function makeUploadActivities(ctx: ActivityContext) {
                 let sent = 0;
                 const options = {
                   signal,
+                  limiter: live.limiter,
                   onProgress: (n: number) => {
                     progress.bytesDone += n - sent;
                     sent = n;
@@ -75,6 +79,7 @@ export function makeUploadActivities(ctx: ActivityContext) {
           return result;
         } finally {
           clearInterval(timer);
+          live.stop();
           await node.close();
         }
       });

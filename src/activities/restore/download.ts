@@ -21,6 +21,7 @@ import { md5ManyOnNode } from '../backup/node-commands';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { step } from '../step-context';
+import { stepLimiter } from '../live-bandwidth';
 import { filesBelow, readDownloadPlan } from './plan';
 import { DownloadProgress, DownloadResult } from './types';
 
@@ -70,6 +71,8 @@ export function makeDownloadActivities(ctx: ActivityContext) {
         const { signal, heartbeat } = step();
         const progress: DownloadProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
         const timer = setInterval(() => heartbeat(progress), 2000);
+        // One limit for the node's transfers, following a change made to the running download.
+        const live = stepLimiter(ctx);
         try {
           const plan = await readDownloadPlan(node, r.planPath);
           const dest = plan.destination;
@@ -110,6 +113,7 @@ export function makeDownloadActivities(ctx: ActivityContext) {
                 await writeLocalFileAtomically(`${dest}/${item.rel}`, async (tmp) => {
                   const stored = await storage.downloadToFile(item.key, tmp, item.size, {
                     signal,
+                    limiter: live.limiter,
                     onProgress: (n) => {
                       progress.bytesDone += n - counted;
                       counted = n;
@@ -123,7 +127,7 @@ export function makeDownloadActivities(ctx: ActivityContext) {
               }
               return;
             }
-            const body = await storage.download(item.key);
+            const body = await storage.download(item.key, { limiter: live.limiter });
             try {
               await node.writeStream(`${dest}/${item.rel}`, checked(body, item, (n) => {
                 counted += n;
@@ -165,6 +169,7 @@ export function makeDownloadActivities(ctx: ActivityContext) {
           return result;
         } finally {
           clearInterval(timer);
+          live.stop();
           await node.close();
         }
       });
