@@ -17,6 +17,9 @@
  * Python Medusa's `verify` checks our backup-cluster backup afterwards (not timed).
  *
  *   npm run bench -- [--gib 1] [--transfers 4] [--repeat 2] [--host 127.0.0.2] [--small-host 127.0.0.3] [--keep]
+ *   npm run bench -- --bandwidth [MiB/s]     transfer_max_bandwidth on each backend (scripts/bench/bandwidth.ts)
+ *   npm run bench -- --orchestration N [--parallel-snapshots 500] [--parallel-uploads 10]
+ *                                           orchestration alone, N simulated nodes (scripts/bench/orchestration.ts)
  * --keep keeps the loaded keyspace (and what was uploaded) for the next run; without it both are removed, because the
  * tests share the sandbox and expect only its sample data.
  */
@@ -43,6 +46,10 @@ const { values: args } = parseArgs({
     host: { type: 'string', default: '127.0.0.2' },
     'small-host': { type: 'string', default: '127.0.0.3' },
     keep: { type: 'boolean', default: false },
+    bandwidth: { type: 'string' },
+    orchestration: { type: 'string' },
+    'parallel-snapshots': { type: 'string', default: '500' },
+    'parallel-uploads': { type: 'string', default: '10' },
   },
 });
 const GIB = Number(args.gib);
@@ -62,12 +69,11 @@ if (!(GIB > 0) || !Number.isInteger(TRANSFERS) || TRANSFERS < 1 || !Number.isInt
   fail('--gib must be a positive number, --transfers and --repeat positive whole numbers');
 }
 const s = loadSettings();
-if (!isUp(s)) fail('the sandbox is not running: start it with `npm run sandbox -- up`');
-if (!existsSync(pythonMedusaBin(s))) fail(`Python Medusa ${CASSANDRA_MEDUSA_VERSION} is not installed: run \`bash sandbox/install.sh medusa\``);
-if (!existsSync(rcloneBin(s))) fail(`rclone ${RCLONE_DEB_VERSION} is not installed: run \`bash sandbox/install.sh rclone\``);
-Object.assign(process.env, sandboxEnv(s));
-const env = sandboxEnv(s);
-const bucketDir = join(env.SANDBOX_S3_DATA_DIR, env.SANDBOX_S3_BUCKET);
+// Orchestration alone needs no sandbox: it starts its own embedded Temporal server.
+if (args.orchestration === undefined && !isUp(s)) fail('the sandbox is not running: start it with `npm run sandbox -- up`');
+const env = isUp(s) ? sandboxEnv(s) : ({} as ReturnType<typeof sandboxEnv>);
+Object.assign(process.env, env);
+const bucketDir = () => join(env.SANDBOX_S3_DATA_DIR, env.SANDBOX_S3_BUCKET);
 const run = `b${Date.now().toString(36)}`;
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -127,7 +133,7 @@ function ok(what: string, r: Measured): Measured {
 
 /** Bytes of files under `<bucket>/<key prefix>` written since `since` (ms): what a case sent. */
 function bytesWrittenSince(prefix: string, since: number): number {
-  const root = join(bucketDir, prefix);
+  const root = join(bucketDir(), prefix);
   let total = 0;
   const walk = (dir: string) => {
     if (!existsSync(dir)) return;
@@ -209,6 +215,8 @@ function table(): string {
 }
 
 async function main(): Promise<void> {
+  if (!existsSync(pythonMedusaBin(s))) fail(`Python Medusa ${CASSANDRA_MEDUSA_VERSION} is not installed: run \`bash sandbox/install.sh medusa\``);
+  if (!existsSync(rcloneBin(s))) fail(`rclone ${RCLONE_DEB_VERSION} is not installed: run \`bash sandbox/install.sh rclone\``);
   log('the node tool on every host is this checkout\'s (built once per change of the code)');
   await installNodeTool(s, log);
   await ensureData();
@@ -276,7 +284,7 @@ async function main(): Promise<void> {
     await sh(HOST, `nodetool clearsnapshot -t ${tag}; rm -rf ${dest}`).catch(() => undefined);
     await sh(SMALL, `nodetool clearsnapshot -t ${smallTag}`).catch(() => undefined);
     if (!args.keep) {
-      for (const p of prefixes) rmSync(join(bucketDir, p), { recursive: true, force: true });
+      for (const p of prefixes) rmSync(join(bucketDir(), p), { recursive: true, force: true });
       // The tests share the sandbox and expect its sample data only: the bench keyspace goes too (--keep keeps it for the next run).
       const client = cqlClusterClient(s);
       try {
@@ -290,4 +298,18 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error) => fail(err.message));
+async function dispatch(): Promise<void> {
+  if (args.orchestration !== undefined) {
+    const [n, ps, pu] = [args.orchestration, args['parallel-snapshots'], args['parallel-uploads']].map(Number);
+    if (![n, ps, pu].every((x) => Number.isInteger(x) && x >= 1)) fail('--orchestration, --parallel-snapshots and --parallel-uploads take positive whole numbers');
+    process.stdout.write(await (await import('./bench/orchestration')).runOrchestrationBench(n, ps, pu));
+  } else if (args.bandwidth !== undefined) {
+    const mib = Number(args.bandwidth || '8');
+    if (!(mib > 0)) fail('--bandwidth takes a rate in MiB/s (default 8)');
+    process.stdout.write(await (await import('./bench/bandwidth')).runBandwidthBench(mib, TRANSFERS));
+  } else {
+    await main();
+  }
+}
+
+dispatch().catch((err: Error) => fail(err.message));

@@ -278,7 +278,7 @@ function executeNodeBackup(input: BackupClusterInput, backupName: string, mode: 
     args: [{
       backupName, fqdn, mode, enableMd5Checks: input.enableMd5Checks, keepSnapshot: input.keepSnapshot,
       useExistingSnapshot: input.useExistingSnapshot, tempDir: input.tempDir, bucketName: input.bucketName, prefix: input.prefix,
-      nodeTaskQueue: node.taskQueue, ...(bandwidth === null ? {} : { transferMaxBandwidth: bandwidth }),
+      nodeTaskQueue: node.taskQueue, snapshotTakenByCluster: true, ...(bandwidth === null ? {} : { transferMaxBandwidth: bandwidth }),
     }],
   });
 }

@@ -49,6 +49,11 @@ export interface BackupNodeInput {
    * worker's. The update setTransferMaxBandwidth changes it while the backup runs.
    */
   transferMaxBandwidth?: string | number;
+  /**
+   * Set by backup-cluster, which has checked the name and taken this node's snapshot (tagged for `backupName`) in its
+   * phase 1: both steps are skipped here. Default false.
+   */
+  snapshotTakenByCluster?: boolean;
 }
 
 export type BackupPhase = 'checking' | 'meta' | 'staggering' | 'snapshot' | 'planning' | 'uploading' | 'manifest' | 'clearing' | 'done' | 'failed';
@@ -132,7 +137,8 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   const info = workflowInfo();
   const workDir = runWorkDir(input.tempDir, info.workflowId, info.runId);
 
-  await central.checkBackupName({ ...ref, useExistingSnapshot: useExisting });
+  const byCluster = input.snapshotTakenByCluster ?? false;
+  if (!byCluster) await central.checkBackupName({ ...ref, useExistingSnapshot: useExisting });
   progress.phase = 'meta';
   const start = await steps.writeBackupStart(ref);
   if (input.stagger !== undefined && input.stagger > 0) {
@@ -142,7 +148,7 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   let snapshotCleared = false;
   try {
     progress.phase = 'snapshot';
-    await steps.takeSnapshot({ fqdn: input.fqdn, tag, dataDir: start.dataDir, mustExist: useExisting });
+    if (!byCluster) await steps.takeSnapshot({ fqdn: input.fqdn, tag, dataDir: start.dataDir, mustExist: useExisting });
     let plan: PlanSummary;
     let upload: UploadResult;
     for (let attempt = 1; ; attempt++) {
