@@ -8,6 +8,7 @@ import { QueryNotRegisteredError } from '@temporalio/client';
 import type { Context } from '@temporalio/activity';
 import { createAdjustableLimiter, AdjustableLimiter } from '../storage/bandwidth-limiter';
 import { TRANSFER_BANDWIDTH_QUERY } from '../shared/live-settings';
+import type { StorageConfig } from '../config/medusa-config';
 import type { ActivityContext } from './context';
 import { step } from './step-context';
 
@@ -60,4 +61,9 @@ export function stepLimiter(ctx: ActivityContext): { limiter: AdjustableLimiter;
   const limiter = createAdjustableLimiter(ctx.config.storage.transferMaxBandwidth);
   const stop = step().watchBandwidth((bps) => limiter.setRate(bps));
   return { limiter, stop };
+}
+
+/** How many listeners a transfer step's abort signal may have at once: each file in flight, each of its parts or ranges, and a margin. */
+export function transferListeners(c: Pick<StorageConfig, 'concurrentTransfers' | 'multipartMaxConcurrency'>): number {
+  return Math.max(10, 2 * Math.max(1, c.concurrentTransfers) * (Math.max(1, c.multipartMaxConcurrency) + 2));
 }

@@ -126,5 +126,8 @@ export function throttle(body: Readable, limiter: BandwidthLimiter, signal?: Abo
     }
   })(), { objectMode: false });
   out.once('close', () => body.destroy());
+  // An aborted transfer fails the source after its reader (an HTTP request aborted by the same signal) has let go:
+  // the error is the reader's to see if it still reads, and must not crash the process when nobody does.
+  out.on('error', () => undefined);
   return out;
 }

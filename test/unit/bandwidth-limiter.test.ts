@@ -93,7 +93,7 @@ test('a changed rate applies to what is taken next; from unlimited to a limit th
 
 test('a large charge is waited for in slices, so a rate changed meanwhile applies to the rest', async () => {
   const { clock, sleeps } = fakeClock();
-  const slice = 256 * 1024;
+  const slice = 64 * 1024;
   const l = createAdjustableLimiter(slice, clock, 0); // one slice a second, no burst
   let slept = 0;
   const origSleep = clock.sleep;
@@ -103,4 +103,25 @@ test('a large charge is waited for in slices, so a rate changed meanwhile applie
   };
   await l.take(4 * slice);
   expect(sleeps).toEqual([1000, 1000, 500, 500]);
+});
+
+test('a throttled stream whose source fails after its reader let go does not crash the process, and a reader still sees the error', async () => {
+  const { Readable } = await import('node:stream');
+  const { throttle } = await import('../../src/storage/bandwidth-limiter');
+  const limiter = createAdjustableLimiter(1e9);
+  const abandoned = new Readable({ read() {} });
+  const out = throttle(abandoned, limiter);
+  out.resume(); // read by someone who goes away: no 'error' listener of theirs
+  const crashed = jest.fn();
+  process.once('uncaughtException', crashed);
+  abandoned.destroy(new Error('aborted'));
+  await new Promise((r) => setTimeout(r, 20));
+  process.off('uncaughtException', crashed);
+  expect(crashed).not.toHaveBeenCalled();
+  expect(out.destroyed).toBe(true);
+
+  const failing = new Readable({ read() {} });
+  const read = (async () => { for await (const chunk of throttle(failing, limiter)) void chunk; })();
+  failing.destroy(new Error('disk gone'));
+  await expect(read).rejects.toThrow('disk gone');
 });

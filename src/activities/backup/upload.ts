@@ -4,12 +4,13 @@
  * retry skips every object already complete in storage (same key, same size — writes are
  * all-or-nothing), found in one listing, so finished files are never sent twice.
  */
+import { setMaxListeners } from 'node:events';
 import { alreadySent, commonFolder, StoredObject } from '../../plan/differential';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { filesSkipped, fileUploaded } from '../metrics';
 import { step } from '../step-context';
-import { stepLimiter } from '../live-bandwidth';
+import { stepLimiter, transferListeners } from '../live-bandwidth';
 import { readPlan } from './plan';
 import { NodeBackupRef, UploadProgress, UploadResult } from './types';
 
@@ -21,6 +22,8 @@ export function makeUploadActivities(ctx: ActivityContext) {
       return classify(r.fqdn, 'upload', async () => {
         const node = await ctx.openNode(r.fqdn);
         const { signal, heartbeat } = step();
+        // Every file in flight, and every part or range of it, listens to the step's signal at once.
+        setMaxListeners(transferListeners(ctx.config.storage), signal);
         const timer = setInterval(() => heartbeat(progress), 2000);
         // One limit for the node's transfers, following a change made to the running backup.
         const live = stepLimiter(ctx);

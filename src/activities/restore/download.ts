@@ -10,6 +10,7 @@
  * right MD5, hashed on the node, where the manifest has one) and downloads only the rest; the
  * temp files the dead attempt left are removed.
  */
+import { setMaxListeners } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -21,7 +22,7 @@ import { md5ManyOnNode } from '../backup/node-commands';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
 import { step } from '../step-context';
-import { stepLimiter } from '../live-bandwidth';
+import { stepLimiter, transferListeners } from '../live-bandwidth';
 import { filesBelow, readDownloadPlan } from './plan';
 import { DownloadProgress, DownloadResult } from './types';
 
@@ -69,6 +70,8 @@ export function makeDownloadActivities(ctx: ActivityContext) {
       return classify(r.fqdn, 'download', async () => {
         const node = await ctx.openNode(r.fqdn);
         const { signal, heartbeat } = step();
+        // Every file in flight, and every part or range of it, listens to the step's signal at once.
+        setMaxListeners(transferListeners(ctx.config.storage), signal);
         const progress: DownloadProgress = { filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
         const timer = setInterval(() => heartbeat(progress), 2000);
         // One limit for the node's transfers, following a change made to the running download.
