@@ -17,6 +17,7 @@
  * Python Medusa's `verify` checks our backup-cluster backup afterwards (not timed).
  *
  *   npm run bench -- [--gib 1] [--transfers 4] [--repeat 2] [--host 127.0.0.2] [--small-host 127.0.0.3] [--keep]
+ *   npm run bench -- --md5-plan --gib 4       planning with md5 checks: bounded steps, hashing speed, resumed after a kill
  *   npm run bench -- --bandwidth [MiB/s]     transfer_max_bandwidth on each backend (scripts/bench/bandwidth.ts)
  *   npm run bench -- --orchestration N [--parallel-snapshots 500] [--parallel-uploads 10]
  *                                           orchestration alone, N simulated nodes (scripts/bench/orchestration.ts)
@@ -47,6 +48,7 @@ const { values: args } = parseArgs({
     'small-host': { type: 'string', default: '127.0.0.3' },
     keep: { type: 'boolean', default: false },
     bandwidth: { type: 'string' },
+    'md5-plan': { type: 'boolean', default: false },
     orchestration: { type: 'string' },
     'parallel-snapshots': { type: 'string', default: '500' },
     'parallel-uploads': { type: 'string', default: '10' },
@@ -199,6 +201,17 @@ async function ensureData(): Promise<void> {
   }
 }
 
+/** The tests share the sandbox and expect its sample data only: the bench keyspace goes (--keep keeps it for the next run). */
+async function dropBenchData(): Promise<void> {
+  const client = cqlClusterClient(s);
+  try {
+    await dropBlobs(client, s, KEYSPACE);
+  } finally {
+    await client.shutdown();
+  }
+  for (const f of readdirSync(s.dir).filter((n) => n.startsWith('bench-data-'))) rmSync(join(s.dir, f));
+}
+
 function table(): string {
   const out: string[] = [];
   out.push('| case | tool | seconds | MiB/s | peak RSS MiB | CPU s | ours ÷ this |');
@@ -285,21 +298,85 @@ async function main(): Promise<void> {
     await sh(SMALL, `nodetool clearsnapshot -t ${smallTag}`).catch(() => undefined);
     if (!args.keep) {
       for (const p of prefixes) rmSync(join(bucketDir(), p), { recursive: true, force: true });
-      // The tests share the sandbox and expect its sample data only: the bench keyspace goes too (--keep keeps it for the next run).
-      const client = cqlClusterClient(s);
-      try {
-        await dropBlobs(client, s, KEYSPACE);
-      } finally {
-        await client.shutdown();
-      }
-      for (const f of readdirSync(s.dir).filter((n) => n.startsWith('bench-data-'))) rmSync(join(s.dir, f));
+      await dropBenchData();
     }
     rmSync(states, { recursive: true, force: true });
   }
 }
 
+/**
+ * `--md5-plan`: planning a differential backup with md5 checks, on `--gib` GiB (4 or more to mean something), as a
+ * cluster backup runs it: the central worker (this process, on the sandbox's Temporal server) has the node's tool hash
+ * the files where they are. Its short steps are bounded at 5 s, to show that planning is not: it heartbeats instead.
+ * Then the same plan with the node-side process killed (SIGKILL) once it has checkpointed: the retry takes the verdicts
+ * reached so far and hashes only the rest. Beside it `md5sum` of the same files.
+ */
+async function md5Plan(): Promise<void> {
+  const { startHarness, sandboxConfig } = await import('../test/support/backup-harness');
+  const { backupNode } = await import('../src/workflows');
+  await installNodeTool(s, log);
+  await ensureData();
+  const prefix = `${run}-md5plan`;
+  const h = await startHarness();
+  const tag = `bench-md5-${run}`;
+  try {
+    const config = sandboxConfig('s3', { prefix });
+    Object.assign(config.storage, { concurrentTransfers: TRANSFERS, transferMaxBandwidth: 0 });
+    const { taskQueue } = await h.worker(config);
+    const backup = (name: string, extra: Record<string, unknown> = {}) => h.client.workflow.start(backupNode, {
+      taskQueue, workflowId: `${prefix}/${name}`, args: [{ backupName: name, fqdn: HOST, prefix, mode: 'differential', stepTimeoutSeconds: 5, ...extra }],
+    });
+    log(`md5 plan: a first backup of ${HOST} (${GIB} GiB) fills the pool`);
+    await (await backup('base')).result();
+    const planOf = async (handle: Awaited<ReturnType<typeof backup>>) => {
+      const events = (await handle.fetchHistory()).events!;
+      const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) + (e.eventTime!.nanos ?? 0) / 1e9;
+      const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'planBackup')!;
+      const id = Number(scheduled.eventId);
+      const done = events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === id)!;
+      const started = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === id)!;
+      return { seconds: at(done) - at(scheduled), attempts: started.activityTaskStartedEventAttributes!.attempt ?? 1 };
+    };
+
+    log('md5 plan: the same node, unchanged, with md5 checks');
+    const checked = await backup('md5', { enableMd5Checks: true });
+    const r1 = await checked.result();
+    const p1 = await planOf(checked);
+
+    log('md5 plan: again, the node-side process killed once it has checkpointed');
+    const killed = await backup('md5kill', { enableMd5Checks: true });
+    for (const deadline = Date.now() + 300_000; Date.now() < deadline;) {
+      const found = await measure(onHost(HOST, ['sh', '-c', 'ls /tmp/medusa-temporal/*/md5-checked.json 2>/dev/null']), { PATH: HOST_PATH });
+      if (found.code === 0 && found.stdout.trim()) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await sh(HOST, "pkill -KILL -f '[n]ode-agent' || true");
+    const r2 = await killed.result();
+    const p2 = await planOf(killed);
+
+    await sh(HOST, `nodetool snapshot -t ${tag} >/dev/null`);
+    const files = `find /var/lib/cassandra/data -path '*/snapshots/${tag}/*' -type f -print0`;
+    const size = snapshotBytes(HOST, tag);
+    const md5sum = await sh(HOST, `${files} | xargs -0 md5sum >/dev/null`);
+    const mibps = (bytes: number, sec: number) => (sec > 0 ? (bytes / MiB / sec).toFixed(0) : '');
+    process.stdout.write(`\nmd5-checked plan of ${HOST}: ${(size / MiB).toFixed(0)} MiB in the snapshot; short steps bounded at 5 s; ${new Date().toISOString().slice(0, 10)}\n\n`
+      + '| run | plan s | attempts | hashed by the last attempt MiB | hashing MiB/s | data sent MiB |\n|---|---|---|---|---|---|\n'
+      + `| md5 checks | ${p1.seconds.toFixed(1)} | ${p1.attempts} | ${(r1.hashedBytes / MiB).toFixed(0)} | ${mibps(r1.hashedBytes, r1.hashSeconds)} | ${(r1.uploadedBytes / MiB).toFixed(1)} |\n`
+      + `| md5 checks, node-side process killed mid-hash | ${p2.seconds.toFixed(1)} | ${p2.attempts} | ${(r2.hashedBytes / MiB).toFixed(0)} | ${mibps(r2.hashedBytes, r2.hashSeconds)} | ${(r2.uploadedBytes / MiB).toFixed(1)} |\n`
+      + `| md5sum of the same files | ${md5sum.seconds.toFixed(1)} | | ${(size / MiB).toFixed(0)} | ${mibps(size, md5sum.seconds)} | |\n`
+      + `\nhashing ÷ md5sum throughput: ${((r1.hashedBytes / r1.hashSeconds) / (size / md5sum.seconds)).toFixed(2)}\n`);
+  } finally {
+    await sh(HOST, `nodetool clearsnapshot -t ${tag} >/dev/null`).catch(() => undefined);
+    await h.close();
+    rmSync(join(bucketDir(), prefix), { recursive: true, force: true });
+    if (!args.keep) await dropBenchData();
+  }
+}
+
 async function dispatch(): Promise<void> {
-  if (args.orchestration !== undefined) {
+  if (args['md5-plan']) {
+    await md5Plan();
+  } else if (args.orchestration !== undefined) {
     const [n, ps, pu] = [args.orchestration, args['parallel-snapshots'], args['parallel-uploads']].map(Number);
     if (![n, ps, pu].every((x) => Number.isInteger(x) && x >= 1)) fail('--orchestration, --parallel-snapshots and --parallel-uploads take positive whole numbers');
     process.stdout.write(await (await import('./bench/orchestration')).runOrchestrationBench(n, ps, pu));

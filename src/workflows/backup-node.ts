@@ -54,6 +54,12 @@ export interface BackupNodeInput {
    * phase 1: both steps are skipped here. Default false.
    */
   snapshotTakenByCluster?: boolean;
+  /**
+   * Start-to-close bound, in seconds, of the node's short steps (meta files, snapshot) — default 900. Planning
+   * (hashing included), the upload and the manifest have none but a week: they heartbeat, and a dead worker is noticed
+   * within a minute of their last heartbeat instead.
+   */
+  stepTimeoutSeconds?: number;
 }
 
 export type BackupPhase = 'checking' | 'meta' | 'staggering' | 'snapshot' | 'planning' | 'uploading' | 'manifest' | 'clearing' | 'done' | 'failed';
@@ -126,7 +132,9 @@ async function runBackupNode(input: BackupNodeInput): Promise<BackupNodeResult> 
   // Every node step heartbeats (a dead worker is noticed within a minute); steps whose time grows with the
   // data — planning with its hashing, the upload, the manifest's checks — have no fixed bound beyond that.
   const central = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry });
-  const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '15 minutes', heartbeatTimeout: '1 minute', retry });
+  const stepSeconds = input.stepTimeoutSeconds ?? 900;
+  if (!(stepSeconds > 0)) throw ApplicationFailure.nonRetryable(`stepTimeoutSeconds must be > 0, not ${String(input.stepTimeoutSeconds)}`, 'BadInput');
+  const steps = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: stepSeconds * 1000, heartbeatTimeout: '1 minute', retry });
   const transfer = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '7 days', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 20 } });
   const cleanup = proxyActivities<Activities>({ taskQueue, ...onNode, startToCloseTimeout: '10 minutes', heartbeatTimeout: '1 minute', retry: { ...retry, maximumAttempts: 10 } });
 
