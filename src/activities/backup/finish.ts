@@ -1,8 +1,9 @@
 /**
  * The end of a node backup, in Medusa's order: meta/manifest.json (its presence means the node
  * backup finished), the index "finished" entries, then latest_backup/<fqdn>. Every planned object
- * is checked in storage first: a manifest never names an object that is not there in full.
+ * is checked in storage first (one listing): a manifest never names an object that is not there in full.
  */
+import { commonFolder } from '../../plan/differential';
 import { buildManifest, ManifestObject, serializeManifest } from '../../plan/manifest';
 import { ActivityContext } from '../context';
 import { classify } from '../failures';
@@ -28,13 +29,17 @@ export function makeFinishActivities(ctx: ActivityContext) {
           await node.close();
         }
         const storage = ctx.storage(r.bucketName);
+        // What was sent, as storage has it now: one listing of the folder they share, not a request per file.
+        const sent = plan.files.filter((f) => f.action !== 'keep');
+        const stored = new Map<string, { size: number; hash: string | null }>();
+        if (sent.length > 0) for await (const o of storage.list(commonFolder(sent.map((f) => f.key)))) stored.set(o.key, { size: o.size, hash: o.hash });
         const objects: (ManifestObject & { keyspace: string; tableDir: string })[] = [];
         for (const f of plan.files) {
           let hash: string | null;
           if (f.action === 'keep') {
             hash = f.existing!.hash;
           } else {
-            const head = await storage.head(f.key);
+            const head = stored.get(f.key);
             if (!head || head.size !== f.size) throw new Error(`${f.key} is ${head ? `${head.size} bytes` : 'missing'} in storage, expected ${f.size} bytes: the upload is not complete`);
             hash = hashes[f.key] ?? head.hash;
           }
