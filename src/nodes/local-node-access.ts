@@ -62,7 +62,7 @@ export function createLocalNodeAccess(node: string, options: LocalNodeAccessOpti
           const out = createWriteStream(tmp, { flags: 'wx' });
           await pipeline(source, out, ...(signal ? [{ signal }] : []));
           written = out.bytesWritten;
-        }, signal);
+        }, signal, false);
         return written;
       } catch (err) {
         if (!source.destroyed) source.destroy();
@@ -79,11 +79,12 @@ export function createLocalNodeAccess(node: string, options: LocalNodeAccessOpti
 }
 
 /**
- * Makes the file `path` of this machine appear whole or not at all (a hidden temp sibling, flushed and renamed once
- * `fill` wrote it): NodeAccess.writeStream's promise for local files, also used by downloads written in ranges.
+ * Makes the file `path` of this machine appear whole or not at all (a hidden temp sibling, renamed once `fill` wrote
+ * it): NodeAccess.writeStream's promise for local files, also used by downloads written in ranges. `flush` as in
+ * replaceAtomically: downloads flush their whole destination once instead.
  */
-export function writeLocalFileAtomically(path: string, fill: (tmp: string) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  return replaceAtomically(path, tempSiblingPath(path), fill, signal);
+export function writeLocalFileAtomically(path: string, fill: (tmp: string) => Promise<void>, signal?: AbortSignal, flush = true): Promise<void> {
+  return replaceAtomically(path, tempSiblingPath(path), fill, signal, flush);
 }
 
 function run(node: string, command: string, killGraceMs: number, signal?: AbortSignal): Promise<CommandResult> {

@@ -47,9 +47,11 @@ export interface NodeAccess {
   /**
    * Writes a large file from a stream, creating parent directories. Atomic like writeFile: the
    * bytes go to a hidden temp sibling (`.name.<random>.tmp`) that is renamed over `path` only once
-   * the source has ended without error, so a failing or aborted source (or a crash) never leaves a
-   * partial file at `path`. On failure or abort the temp file is removed and the source destroyed;
-   * an abort rejects with an `AbortError`. Resolves with the number of bytes written.
+   * the source has ended without error, so a failing or aborted source (or a crash of the process)
+   * never leaves a partial file at `path`. Not flushed to disk file by file: the caller flushes the
+   * destination once (`sync -f`) before it trusts the files to outlive a crash of the machine. On
+   * failure or abort the temp file is removed and the source destroyed; an abort rejects with an
+   * `AbortError`. Resolves with the number of bytes written.
    */
   writeStream(path: string, source: Readable, options?: { signal?: AbortSignal }): Promise<number>;
   /**
