@@ -8,7 +8,7 @@
  * refill. Because the charge happens before the wait, concurrent callers queue up behind each other
  * in arrival order without any explicit queue.
  */
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface BandwidthLimiter {
@@ -119,15 +119,18 @@ export function createBandwidthLimiter(
  */
 export function throttle(body: Readable, limiter: BandwidthLimiter, signal?: AbortSignal): Readable {
   if (limiter === unlimited) return body;
-  const out = Readable.from((async function* () {
-    for await (const chunk of body) {
-      await limiter.take((chunk as Buffer).length, signal);
-      yield chunk as Buffer;
-    }
-  })(), { objectMode: false });
+  // A limiter changeable at run time costs a comparison per chunk while it is unlimited, not a wait.
+  const free = 'rate' in limiter ? () => (limiter as AdjustableLimiter).rate === 0 : () => false;
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (free()) return done(null, chunk);
+      limiter.take(chunk.length, signal).then(() => done(null, chunk), done);
+    },
+  });
+  body.once('error', (err) => out.destroy(err));
   out.once('close', () => body.destroy());
   // An aborted transfer fails the source after its reader (an HTTP request aborted by the same signal) has let go:
   // the error is the reader's to see if it still reads, and must not crash the process when nobody does.
   out.on('error', () => undefined);
-  return out;
+  return body.pipe(out);
 }
