@@ -89,7 +89,8 @@ async function hashPlannedFiles(ctx: ActivityContext, node: NodeAccess, workDir:
     if (Date.now() - lastFlush >= CHECKPOINT_MS) {
       lastFlush = Date.now();
       const snapshot = JSON.stringify(verdicts);
-      flushing = flushing.then(() => node.writeFile(checkpoint, snapshot));
+      // Best effort: a checkpoint that cannot be written costs a retry some hashing, never the plan (nor an unhandled rejection).
+      flushing = flushing.then(() => node.writeFile(checkpoint, snapshot)).catch(() => undefined);
       heartbeat({ ...progress });
     }
   };
