@@ -13,7 +13,11 @@
  *   download           `medusa download` of the full backup, rclone `copy` back of its copy
  *   fixed cost         a backup of a node holding only the sample data (a few MiB)
  *   backup-cluster     ours from this machine over SSH (the tool on each node moves the bytes): the central worker's
- *                      peak RSS and CPU
+ *                      peak RSS and CPU; beside it Python Medusa's backup-cluster step for step: snapshots on every node
+ *                      at once, then `medusa backup-node --use-existing-snapshot` on each node in turn (-pu 1, the default
+ *                      of both)
+ *   restore-node       `medusa restore-node` of the full backup, in place, on that node (stop, replace, start), ours
+ *                      and Python Medusa's; the node is waited for (Up/Normal) after each, untimed
  * Python Medusa's `verify` checks our backup-cluster backup afterwards (not timed).
  *
  *   npm run bench -- [--gib 1] [--transfers 4] [--repeat 2] [--host 127.0.0.2] [--small-host 127.0.0.3] [--keep]
@@ -35,7 +39,7 @@ import { cqlClusterClient } from '../sandbox/parts/cassandra';
 import { installNodeTool } from '../sandbox/parts/node-tool';
 import { hostPath } from '../sandbox/parts/ssh-hosts';
 import { CASSANDRA_MEDUSA_VERSION, loadSettings, pythonMedusaBin, RCLONE_DEB_VERSION, rcloneBin } from '../sandbox/settings';
-import { HOST_PATH, hostPid, NODE_MEDUSA } from '../test/support/nodes';
+import { HOST_PATH, hostPid, NODE_MEDUSA, NODES } from '../test/support/nodes';
 import { writePythonMedusaIni } from '../test/support/python-medusa';
 import { Measured, measure } from './bench/measure';
 
@@ -95,7 +99,10 @@ function iniFile(prefix: string, fqdn: string): string {
   writeFileSync(file, readFileSync(file, 'utf8')
     .replace(/^concurrent_transfers = \d+$/m, `concurrent_transfers = ${TRANSFERS}\n${NO_CAP}`)
     // Ours checks host keys (Medusa does not): the sandbox's known_hosts, for backup-cluster over SSH.
-    .replace(/^\[ssh\]$/m, `[ssh]\nknown_hosts = ${env.SANDBOX_SSH_KNOWN_HOSTS}`));
+    .replace(/^\[ssh\]$/m, `[ssh]\nknown_hosts = ${env.SANDBOX_SSH_KNOWN_HOSTS}`)
+    // How restore-node stops and starts a sandbox node, and no sudo (we are root): the sandbox's own medusa.ini says the same.
+    .replace(/^\[cassandra\]$/m, '[cassandra]\nstop_cmd = /opt/cassandra/bin/cassandra-stop\nstart_cmd = /opt/cassandra/bin/cassandra-start')
+    .replace(/^\[storage\]$/m, '[storage]\nuse_sudo_for_restore = False'));
   return file;
 }
 
@@ -105,6 +112,22 @@ async function ours(host: string, iniPath: string, argv: string[]): Promise<Meas
 }
 async function medusa(host: string, iniPath: string, argv: string[]): Promise<Measured> {
   return measure(onHost(host, [pythonMedusaBin(s), '--config-file', iniPath, ...argv]), { PATH: HOST_PATH }, tmpdir());
+}
+/** Programs one after another (each started when the one before has exited), as one case: total wall time, the largest peak RSS, the CPU of all. */
+async function inTurn(runs: (() => Promise<Measured>)[]): Promise<Measured> {
+  const t0 = process.hrtime.bigint();
+  const all: Measured[] = [];
+  for (const r of runs) {
+    const m = await r();
+    all.push(m);
+    if (m.code !== 0) break;
+  }
+  const failed = all.find((r) => r.code !== 0);
+  return {
+    code: failed?.code ?? 0, stdout: all.map((r) => r.stdout).join(''), stderr: (failed ?? all[0]).stderr,
+    seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+    peakRssMiB: Math.max(...all.map((r) => r.peakRssMiB)), cpuSeconds: all.reduce((a, r) => a + r.cpuSeconds, 0),
+  };
 }
 const rcloneEnv = {
   RCLONE_CONFIG: '/dev/null',
@@ -181,6 +204,16 @@ function record(c: string, tool: string, r: Measured, bytes: number, note?: stri
   if (note) row.note = note;
   log(`${c} · ${tool}: ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB.toFixed(0)} MiB, CPU ${r.cpuSeconds.toFixed(1)} s`);
 }
+/** Waits until every node sees `host` Up/Normal (after a restore restarted it). */
+async function nodeUp(host: string): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const views = await Promise.all(NODES.map((h) => measure(onHost(h, ['nodetool', 'status']), { PATH: HOST_PATH })));
+    if (views.every((v) => v.code === 0 && new RegExp(`^UN\\s+${host.replace(/\./g, '\\.')}\\s`, 'm').test(v.stdout))) return;
+    if (Date.now() > deadline) fail(`${host} is not Up/Normal 5 minutes after its restore: ${views.map((v) => v.stdout || v.stderr).join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
 const median = (xs: number[]) => {
   const a = [...xs].sort((x, y) => x - y);
   return a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
@@ -218,9 +251,9 @@ function table(): string {
   out.push('|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const sec = median(r.runs.map((x) => x.seconds));
-    const mine = rows.find((x) => x.case === r.case && x.tool === 'ours');
+    const mine = rows.find((x) => x.case === r.case && x.tool.startsWith('ours'));
     // md5sum hashes only (a floor for the hashing, not a backup to compare a backup with): no ratio.
-    const ratio = mine && r.tool !== 'ours' && !r.tool.startsWith('md5sum') ? (median(mine.runs.map((x) => x.seconds)) / sec).toFixed(2) : '';
+    const ratio = mine && !r.tool.startsWith('ours') && !r.tool.startsWith('md5sum') ? (median(mine.runs.map((x) => x.seconds)) / sec).toFixed(2) : '';
     out.push(`| ${r.case} | ${r.tool}${r.note ? ` (${r.note})` : ''} | ${sec.toFixed(1)} | ${r.bytes ? (r.bytes / MiB / sec).toFixed(0) : ''} `
       + `| ${median(r.runs.map((x) => x.peakRssMiB)).toFixed(0)} | ${median(r.runs.map((x) => x.cpuSeconds)).toFixed(1)} | ${ratio} |`);
   }
@@ -283,9 +316,34 @@ async function main(): Promise<void> {
       const cIni = iniFile(p.cluster, HOST);
       const cluster = ok('our backup-cluster', await measure([process.execPath, join(__dirname, '..', 'bin', 'medusa.js'), '--config-file', cIni,
         'backup-cluster', '--backup-name', 'cluster', '--mode', 'differential'], { TEMPORAL_ADDRESS: '', MEDUSA_STATE_DIR: join(states, 'central') }, tmpdir()));
-      record('backup-cluster, 3 nodes (central worker)', 'ours', cluster, size + 2 * smallSize);
+      record('backup-cluster, 3 nodes, -pu 1', 'ours (central worker)', cluster, size + 2 * smallSize);
       // Medusa's verify is of a cluster backup: every node of the token map must be in it.
       if (rep === 1) { verifyIni = cIni; verifyName = 'cluster'; }
+      const pyCluster = `${run}-py-cluster-${rep}`;
+      prefixes.push(pyCluster);
+      const hosts = NODES;
+      // Python Medusa's backup-cluster, step for step (its pssh and medusa-wrapper aside: the sandbox's SSH sessions have
+      // no PATH to it): `nodetool snapshot -t medusa-<name>` on every node at once, then on each node in turn (-pu 1,
+      // its default and ours) `medusa backup-node --use-existing-snapshot`, which uploads and clears that snapshot.
+      const pyClusterRun = await inTurn([
+        async () => {
+          const t0 = process.hrtime.bigint();
+          const snaps = await Promise.all(hosts.map((host) => measure(onHost(host, ['nodetool', 'snapshot', '-t', 'medusa-cluster']), { PATH: HOST_PATH })));
+          return { ...snaps.find((r) => r.code !== 0) ?? snaps[0], seconds: Number(process.hrtime.bigint() - t0) / 1e9, peakRssMiB: 0, cpuSeconds: 0 };
+        },
+        ...hosts.map((host) => () => medusa(host, iniFile(pyCluster, host), ['backup-node', '--backup-name', 'cluster', '--mode', 'differential', '--use-existing-snapshot'])),
+      ]);
+      record('backup-cluster, 3 nodes, -pu 1', 'Python Medusa (its steps: snapshots at once, then each node in turn)', ok('Python Medusa\'s cluster backup', pyClusterRun), size + 2 * smallSize);
+
+      // In place, from the full backup of the same node: stop, replace the files, start. The node (its data as
+      // backed up) is waited for before the next, untimed: Python Medusa does not wait for it, ours does.
+      const restoreTemp = '/var/lib/cassandra/bench-restore';
+      for (const [tool, fn, file] of [['ours', ours, oIni], ['Python Medusa', medusa, pIni]] as const) {
+        await sh(HOST, `rm -rf ${restoreTemp} && mkdir -p ${restoreTemp}`);
+        record('restore-node (in place)', tool, ok(`${tool} restore-node`, await fn(HOST, file, ['restore-node', '--backup-name', 'full', '--temp-dir', restoreTemp])), size);
+        await nodeUp(HOST);
+      }
+      await sh(HOST, `rm -rf ${restoreTemp}`);
     }
 
     const verify = await measure([pythonMedusaBin(s), '--config-file', verifyIni, 'verify', '--backup-name', verifyName], {}, tmpdir());

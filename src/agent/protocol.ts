@@ -1,16 +1,18 @@
 /**
  * The conversation between a central worker and `medusa node-agent`, the node-side process it
- * starts over SSH to run one step where the data is (planning, hashing, upload, download). One JSON
- * object a line:
+ * starts over SSH to run steps where the data is (planning, hashing, upload, download), one at a
+ * time. One JSON object a line:
  *
  *   node → central   {"hello": {version, node, pid}}          first, before anything is read
- *   central → node   {"step": name, "input": …, "config": …}  one line; stdin then stays open, and
- *                                                             its end (the channel closed) cancels the step
+ *   central → node   {"step": name, "input": …, "config": …}  one line; stdin stays open, and its
+ *                                                             end (the channel closed) cancels the step
  *   node → central   {"heartbeat": details}                   progress, at least every few seconds
  *                    {"metric": {kind, name, …, value, tags}}  the step's metrics, replayed centrally
  *                    {"result": …} | {"failure": {…}}         last
  *   central → node   {"bandwidth": bytesPerSecond}            after the request, whenever the running workflow's
  *                                                             transfer_max_bandwidth changes (0 = unlimited)
+ *   central → node   the next request, once the last one has its result or failure; the agent
+ *                    waits for it until the channel closes
  *
  * The configuration in the request carries the storage credentials (read from the worker's key
  * file), so they never appear on a command line, in the node's environment, in a file on the node
@@ -19,7 +21,7 @@
 import type { MedusaConfig } from '../config/medusa-config';
 import type { MetricKind, MetricTags, NumericMetricValueType } from '@temporalio/common';
 
-/** The hidden subcommand of `medusa` that serves one step on a node. */
+/** The hidden subcommand of `medusa` that serves steps on a node. */
 export const AGENT_SUBCOMMAND = 'node-agent';
 
 export interface AgentHello {

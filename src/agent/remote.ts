@@ -2,8 +2,9 @@
  * The central side of a node-side step (`[orchestration] node_access = ssh`, the default): log into
  * the node, start this tool there (`node_command node-agent`), check that it is this worker's
  * version, send it the step and the configuration over its stdin, and relay what it reports —
- * heartbeats to Temporal, metrics to this worker's meter — until its result or failure. The node
- * moves the bytes; this side carries control and progress only.
+ * heartbeats to Temporal, metrics to this worker's meter — until its result or failure. The agent
+ * then waits, idle, for the node's next step (a few seconds), so that a backup's steps share one
+ * login and one start of the tool. The node moves the bytes; this side carries control and progress only.
  *
  * Cancellation (and this worker's shutdown) kills the node's process group; a node that falls
  * silent for a minute is stopped and the step failed as retryable, so a retry starts over on a
@@ -17,8 +18,10 @@ import { step } from '../activities/step-context';
 import { TRANSFER_STEPS } from '../activities/live-bandwidth';
 import { shellQuote } from '../nodes/node-access';
 import { abortError } from '../nodes/abort-error';
+import type { CommandResult } from '../nodes/node-access';
+import type { Conversation, SshNodeAccess } from '../nodes/ssh-node-access';
 import { replayMetric } from './forwarded-metrics';
-import { AGENT_SUBCOMMAND, AgentHello, encodeLine, FailureInfo, LineSplitter, nodeSideConfig, parseAgentMessage, StorageCredentials } from './protocol';
+import { AGENT_SUBCOMMAND, AgentHello, AgentMessage, encodeLine, FailureInfo, LineSplitter, nodeSideConfig, parseAgentMessage, StorageCredentials } from './protocol';
 
 /** A node-side process that reports nothing for this long is taken for hung (it heartbeats every 10 s). */
 export const SILENCE_MS = 60_000;
@@ -70,72 +73,147 @@ export async function runOnNode(ctx: ActivityContext, version: string, r: NodeSt
   throw rebuiltFailure(outcome.failure);
 }
 
+/** How long a node's tool waits, idle, for the next step of its node before it is let go. */
+export const AGENT_IDLE_MS = 10_000;
+
+/**
+ * `medusa node-agent` started on a node, serving one step at a time: the steps of a node's backup or
+ * restore follow each other within a second, and a new login and tool start (~0.5 s each) for each
+ * would cost more than most steps. Between steps it waits in this worker's pool (at most {@link AGENT_IDLE_MS});
+ * a step that is cancelled, falls silent or loses its process takes the agent with it.
+ */
+interface Agent {
+  readonly key: string;
+  readonly node: SshNodeAccess;
+  readonly talk: Conversation;
+  /** Aborting kills the node's process group. */
+  readonly kill: AbortController;
+  /** Its hello; rejects when the process ends before saying it. */
+  readonly hello: Promise<AgentHello>;
+  /** Settles when the process has ended (the exit status, or why the channel failed). */
+  readonly ended: Promise<{ exit?: CommandResult; error?: unknown }>;
+  done: boolean;
+  /** The running step's handler of what the node says. */
+  onMessage?: (m: Exclude<AgentMessage, { hello: AgentHello }>) => void;
+  idle?: NodeJS.Timeout;
+}
+
+/** Idle agents by worker context, then by node and command. */
+const idleAgents = new WeakMap<ActivityContext, Map<string, Agent[]>>();
+
+function takeIdle(ctx: ActivityContext, key: string): Agent | undefined {
+  const list = idleAgents.get(ctx)?.get(key) ?? [];
+  for (let a = list.pop(); a; a = list.pop()) {
+    clearTimeout(a.idle);
+    if (!a.done) return a;
+  }
+  return undefined;
+}
+
+function putIdle(ctx: ActivityContext, a: Agent): void {
+  a.onMessage = undefined;
+  let byKey = idleAgents.get(ctx);
+  if (!byKey) idleAgents.set(ctx, byKey = new Map());
+  const list = byKey.get(a.key) ?? [];
+  byKey.set(a.key, list);
+  list.push(a);
+  a.idle = setTimeout(() => {
+    list.splice(list.indexOf(a), 1);
+    void a.node.close();
+  }, AGENT_IDLE_MS);
+  a.idle.unref();
+}
+
+async function startAgent(ctx: ActivityContext, fqdn: string, command: string, key: string): Promise<Agent> {
+  const node = await ctx.openSshNode(fqdn);
+  const kill = new AbortController();
+  const lines = new LineSplitter();
+  let said!: (h: AgentHello) => void;
+  let silent!: (err: Error) => void;
+  const hello = new Promise<AgentHello>((resolve, reject) => { said = resolve; silent = reject; });
+  hello.catch(() => undefined);
+  const self: { agent?: Agent } = {};
+  const talk = node.converse(command, {
+    signal: kill.signal,
+    onStdout: (chunk) => {
+      for (const line of lines.push(chunk)) {
+        const m = parseAgentMessage(line);
+        if (!m) continue;
+        if ('hello' in m) said(m.hello);
+        else self.agent?.onMessage?.(m);
+      }
+    },
+  });
+  const ended = talk.result.then((exit) => ({ exit }), (error: unknown) => ({ error })).then((r) => {
+    self.agent!.done = true;
+    silent(new Error('ended before its hello'));
+    void node.close();
+    return r;
+  });
+  self.agent = { key, node, talk, kill, hello, ended, done: false };
+  return self.agent;
+}
+
 async function converse(ctx: ActivityContext, version: string, r: NodeStep): Promise<Outcome> {
   const outer = step();
   const silence = new AbortController();
   const signal = AbortSignal.any([outer.signal, silence.signal]);
   const command = agentCommand(ctx);
+  const key = `${r.fqdn}\n${command}`;
   const request = encodeLine({ step: r.step, input: r.input, config: nodeSideConfig(ctx.config, credentialsOf(ctx)), heartbeatDetails: outer.heartbeatDetails });
-  const node = await ctx.openSshNode(r.fqdn);
-  let hello: AgentHello | undefined;
-  let outcome: Outcome | undefined;
-  let refused: Error | undefined;
+  const agent = takeIdle(ctx, key) ?? await startAgent(ctx, r.fqdn, command, key);
+  const stop = () => agent.kill.abort(signal.reason);
+  signal.addEventListener('abort', stop, { once: true });
+  if (signal.aborted) stop();
   let watchdog: NodeJS.Timeout | undefined;
-  // A new bandwidth limit for the running workflow goes down the channel once the node has the request.
-  let requested = false;
-  let bandwidth: number | undefined;
-  let talk: ReturnType<typeof node.converse> | undefined;
-  const stopWatching = TRANSFER_STEPS.has(r.step) ? outer.watchBandwidth((bps) => {
-    bandwidth = bps;
-    if (requested) talk?.write(encodeLine({ bandwidth: bps }));
-  }) : () => undefined;
   const heard = () => {
     clearTimeout(watchdog);
     watchdog = setTimeout(() => silence.abort(new Error(`no word from the node-side process for ${SILENCE_MS / 1000} s`)), SILENCE_MS);
   };
+  // A new bandwidth limit for the running workflow goes down the channel once the node has the request.
+  let requested = false;
+  let bandwidth: number | undefined;
+  const stopWatching = TRANSFER_STEPS.has(r.step) ? outer.watchBandwidth((bps) => {
+    bandwidth = bps;
+    if (requested) agent.talk.write(encodeLine({ bandwidth: bps }));
+  }) : () => undefined;
+  let outcome: Outcome | undefined;
+  let settle!: () => void;
+  const answered = new Promise<void>((resolve) => { settle = resolve; });
+  let kept = false;
   try {
     heard();
-    const lines = new LineSplitter();
-    talk = node.converse(command, {
-      signal,
-      onStdout: (chunk) => {
-        for (const line of lines.push(chunk)) {
-          const m = parseAgentMessage(line);
-          if (!m) continue;
-          heard();
-          if ('hello' in m) {
-            hello = m.hello;
-            if (hello.version !== version) {
-              refused = ApplicationFailure.nonRetryable(
-                `${r.fqdn}: the node runs medusa-temporal ${hello.version} (${command}), this worker ${version}: ${installHint(version)}`, 'NodeToolMismatch');
-              silence.abort(refused);
-            } else {
-              talk!.write(request);
-              requested = true;
-              if (bandwidth !== undefined) talk!.write(encodeLine({ bandwidth }));
-            }
-          } else if ('heartbeat' in m) {
-            outer.heartbeat(m.heartbeat ?? undefined);
-          } else if ('metric' in m) {
-            replayMetric(outer.metricMeter, m.metric);
-          } else if ('result' in m) {
-            outcome = { result: m.result };
-          } else {
-            outcome = { failure: m.failure };
-          }
-        }
-      },
-    });
-    let exit;
-    try {
-      exit = await talk.result;
-    } catch (err) {
-      if (refused) throw refused;
+    const hello = await Promise.race([agent.hello, agent.ended.then(() => undefined)]).catch(() => undefined);
+    if (hello && hello.version !== version) {
+      agent.kill.abort();
+      throw ApplicationFailure.nonRetryable(`${r.fqdn}: the node runs medusa-temporal ${hello.version} (${command}), this worker ${version}: ${installHint(version)}`, 'NodeToolMismatch');
+    }
+    if (hello) {
+      agent.onMessage = (m) => {
+        heard();
+        if ('heartbeat' in m) outer.heartbeat(m.heartbeat ?? undefined);
+        else if ('metric' in m) replayMetric(outer.metricMeter, m.metric);
+        else if ('result' in m) { outcome = { result: m.result }; settle(); }
+        else { outcome = { failure: m.failure }; settle(); }
+      };
+      agent.talk.write(request);
+      requested = true;
+      if (bandwidth !== undefined) agent.talk.write(encodeLine({ bandwidth }));
+      await Promise.race([answered, agent.ended]);
+    }
+    if (outcome && !signal.aborted && !agent.done) {
+      putIdle(ctx, agent);
+      kept = true;
+      return outcome;
+    }
+    if (!agent.done) agent.kill.abort(signal.reason);
+    const { exit, error } = await agent.ended;
+    if (signal.aborted) {
       if (outer.signal.aborted) throw abortError(outer.signal, `${command} on ${r.fqdn}`);
-      if (silence.signal.aborted) throw ApplicationFailure.retryable(`${r.fqdn}: ${r.label}: ${(silence.signal.reason as Error).message}; it was stopped`, 'NodeSilent');
-      throw err;
+      throw ApplicationFailure.retryable(`${r.fqdn}: ${r.label}: ${(silence.signal.reason as Error).message}; it was stopped`, 'NodeSilent');
     }
     if (outcome) return outcome;
+    if (error !== undefined || !exit) throw error;
     const stderr = exit.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' | ');
     if (!hello && (exit.code === 127 || exit.code === 126)) {
       throw ApplicationFailure.nonRetryable(`${r.fqdn}: cannot run ${shellQuote(command)} on the node (exit ${exit.code}: ${stderr || 'not found'}): ${installHint(version)}`, 'NodeToolMissing');
@@ -147,6 +225,11 @@ async function converse(ctx: ActivityContext, version: string, r: NodeStep): Pro
   } finally {
     stopWatching();
     clearTimeout(watchdog);
-    await node.close();
+    signal.removeEventListener('abort', stop);
+    if (!kept) {
+      agent.onMessage = undefined;
+      if (!agent.done) agent.kill.abort();
+      await agent.ended;
+    }
   }
 }

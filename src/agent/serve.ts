@@ -1,11 +1,12 @@
 /**
- * `medusa node-agent`: the node side of a step the central worker runs where the data is. Started
- * over SSH, it says hello (its version), reads one request line (step, input, configuration with
- * the storage credentials) from stdin, runs the step with direct access to this node's files and
- * storage, and writes heartbeats, metrics and finally the result or failure to stdout
- * (src/agent/protocol.ts). The end of stdin — the channel closed because the central worker went
- * away or cancelled — and SIGTERM/SIGHUP/SIGINT cancel the step; a retry starts a new agent, which
- * skips what is already complete.
+ * `medusa node-agent`: the node side of the steps the central worker runs where the data is. Started
+ * over SSH, it says hello (its version), then serves requests one at a time: it reads a request line
+ * (step, input, configuration with the storage credentials) from stdin, runs the step with direct
+ * access to this node's files and storage, and writes heartbeats, metrics and finally the result or
+ * failure to stdout (src/agent/protocol.ts); then it waits for the next. The end of stdin — the
+ * channel closed because the central worker went away, cancelled, or let the idle agent go — and
+ * SIGTERM/SIGHUP/SIGINT cancel the running step and end the process; a retry starts a new agent,
+ * which skips what is already complete.
  */
 import type { Readable, Writable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
@@ -28,28 +29,17 @@ export function failureInfo(err: unknown): FailureInfo {
   return { message: e.message, name: e.name };
 }
 
-/** Reads the first line of `input` (undefined when it ends first), and the lines that came with it. */
-function firstLine(input: Readable, lines: LineSplitter): Promise<{ first: string | undefined; more: string[] }> {
-  return new Promise((resolve) => {
-    const onData = (chunk: Buffer) => {
-      const got = lines.push(chunk);
-      if (got.length > 0) {
-        input.off('data', onData);
-        input.off('end', onEnd);
-        input.pause();
-        resolve({ first: got[0], more: got.slice(1) });
-      }
-    };
-    const onEnd = () => resolve({ first: lines.end()[0], more: [] });
-    input.on('data', onData).once('end', onEnd);
-  });
-}
-
-/** Serves one step; resolves with the exit status once the last message is written. */
+/** Serves steps, one at a time, until the central side closes the channel; resolves with the exit status once the last message is written. */
 export async function serveNodeAgent(io: AgentIo): Promise<number> {
-  const controller = new AbortController();
+  /** The step being served: its cancellation and its bandwidth watchers. */
+  let running: { controller: AbortController; watchers: Set<(bps: number) => void>; bandwidth?: number } | undefined;
+  let closed: Error | undefined;
+  const requests: string[] = [];
+  let wake: (() => void) | undefined;
   const stop = (why: string) => {
-    if (!controller.signal.aborted) controller.abort(Object.assign(new Error(why), { name: 'AbortError' }));
+    closed ??= Object.assign(new Error(why), { name: 'AbortError' });
+    if (running && !running.controller.signal.aborted) running.controller.abort(closed);
+    wake?.();
   };
   // A closed pipe (the central side is gone) must stop the step, not crash the process.
   io.output.on('error', () => stop('the central worker closed the channel'));
@@ -59,55 +49,75 @@ export async function serveNodeAgent(io: AgentIo): Promise<number> {
   const signals = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
   const onSignal = (sig: string) => stop(`stopped by ${sig}`);
   for (const s of signals) process.on(s, onSignal);
+  // While a step runs the central side sends only control lines (each new bandwidth limit goes to the step's
+  // watchers); between steps, the next request. A control line that comes late, between steps, is dropped.
+  const onLine = (l: string) => {
+    const control = parseControlMessage(l);
+    if (running) {
+      if (!control) return;
+      running.bandwidth = control.bandwidth;
+      for (const w of running.watchers) w(control.bandwidth);
+    } else if (!control && l.trim()) {
+      requests.push(l);
+      wake?.();
+    }
+  };
+  const lines = new LineSplitter();
+  io.input.on('data', (chunk: Buffer) => lines.push(chunk).forEach(onLine));
+  io.input.once('end', () => {
+    lines.end().forEach(onLine);
+    stop('the central worker closed the channel');
+  }).once('close', () => stop('the central worker closed the channel'));
   try {
     send({ hello: { version: io.version, node: process.version, pid: process.pid } });
-    const lines = new LineSplitter();
-    const { first: line, more } = await firstLine(io.input, lines);
-    if (line === undefined) return 2;
-    const request: StepRequest | string = parseStepRequest(line);
-    if (typeof request === 'string') {
-      send({ failure: { message: `node-agent: ${request}`, name: 'BadInput', type: 'BadInput', nonRetryable: true } });
-      return 2;
-    }
-    // After the request, the central side sends only control lines: each new bandwidth limit goes to the step's watchers.
-    const watchers = new Set<(bps: number) => void>();
-    let bandwidth: number | undefined;
-    const control = (l: string) => {
-      const m = parseControlMessage(l);
-      if (!m) return;
-      bandwidth = m.bandwidth;
-      for (const w of watchers) w(m.bandwidth);
-    };
-    more.forEach(control);
-    io.input.on('data', (chunk: Buffer) => lines.push(chunk).forEach(control));
-    io.input.once('end', () => stop('the central worker closed the channel')).once('close', () => stop('the central worker closed the channel'));
-    io.input.resume();
-    if (!isNodeSideStep(request.step)) {
-      send({ failure: { message: `node-agent: ${request.step} is not a step this tool runs on a node`, name: 'BadInput', type: 'BadInput', nonRetryable: true } });
-      return 2;
-    }
-    const activities = createActivities({ version: io.version, context: createActivityContext(request.config, 'local') });
-    const run = activities[request.step] as (input: unknown) => Promise<unknown>;
-    const context = {
-      signal: controller.signal,
-      heartbeat: (details?: unknown) => send({ heartbeat: details ?? null }),
-      metricMeter: forwardingMeter((metric) => send({ metric })),
-      heartbeatDetails: request.heartbeatDetails,
-      watchBandwidth: (apply: (bps: number) => void) => {
-        watchers.add(apply);
-        if (bandwidth !== undefined) apply(bandwidth);
-        return () => watchers.delete(apply);
-      },
-    };
-    try {
-      const result = await runStep(context, () => run(request.input));
-      send({ result: result ?? null });
-      return 0;
-    } catch (err) {
-      send({ failure: failureInfo(controller.signal.aborted ? controller.signal.reason : err) });
-      return 1;
+    let status = 0;
+    for (;;) {
+      if (requests.length === 0 && !closed) await new Promise<void>((resolve) => { wake = resolve; });
+      wake = undefined;
+      const line = requests.shift();
+      if (line === undefined || closed) return status;
+      status = await serveOne(io.version, line, (r) => { running = r; }, send);
+      running = undefined;
     }
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    io.input.pause();
+  }
+}
+
+/** One request: the step run with this node's files and storage, its result or failure sent; returns the step's exit status. */
+async function serveOne(version: string, line: string, started: (r: { controller: AbortController; watchers: Set<(bps: number) => void>; bandwidth?: number }) => void,
+  send: (m: AgentMessage) => void): Promise<number> {
+  const request: StepRequest | string = parseStepRequest(line);
+  if (typeof request === 'string') {
+    send({ failure: { message: `node-agent: ${request}`, name: 'BadInput', type: 'BadInput', nonRetryable: true } });
+    return 2;
+  }
+  if (!isNodeSideStep(request.step)) {
+    send({ failure: { message: `node-agent: ${request.step} is not a step this tool runs on a node`, name: 'BadInput', type: 'BadInput', nonRetryable: true } });
+    return 2;
+  }
+  const state = { controller: new AbortController(), watchers: new Set<(bps: number) => void>(), bandwidth: undefined as number | undefined };
+  started(state);
+  const activities = createActivities({ version: version, context: createActivityContext(request.config, 'local') });
+  const run = activities[request.step] as (input: unknown) => Promise<unknown>;
+  const context = {
+    signal: state.controller.signal,
+    heartbeat: (details?: unknown) => send({ heartbeat: details ?? null }),
+    metricMeter: forwardingMeter((metric) => send({ metric })),
+    heartbeatDetails: request.heartbeatDetails,
+    watchBandwidth: (apply: (bps: number) => void) => {
+      state.watchers.add(apply);
+      if (state.bandwidth !== undefined) apply(state.bandwidth);
+      return () => state.watchers.delete(apply);
+    },
+  };
+  try {
+    const result = await runStep(context, () => run(request.input));
+    send({ result: result ?? null });
+    return 0;
+  } catch (err) {
+    send({ failure: failureInfo(state.controller.signal.aborted ? state.controller.signal.reason : err) });
+    return 1;
   }
 }

@@ -6,7 +6,8 @@
  * while in the agentless mode (chosen in medusa.ini) it reads all of it. Also: a node whose tool is missing or
  * of another version fails in one line before anything is written; the storage credentials reach the node only
  * over the channel (not in its command line, environment, files or the history); cancelling stops the node's
- * process; a dropped SSH connection is resumed without sending finished files again.
+ * process; a dropped SSH connection is resumed without sending finished files again; the steps of a node's
+ * backups share one node-side process, which goes once idle.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { backupCluster, backupNode } from '../../src/workflows';
 import { Harness, listKeys, sandboxConfig, startHarness } from '../support/backup-harness';
 import { MEDUSA_BIN } from '../support/cli';
 import { sandbox, uniqueId } from '../support/env';
+import { AGENT_IDLE_MS } from '../../src/agent/remote';
 import { NODE_MEDUSA, onNode } from '../support/nodes';
 
 jest.setTimeout(600_000);
@@ -239,5 +241,23 @@ describe('a node-side upload in flight', () => {
     for (const [key, before] of sent) expect({ key, lastModified: (await storage.head(key))!.lastModified.getTime() }).toEqual({ key, lastModified: before });
     // The node-side process of the dropped connection saw its channel close and is gone.
     expect((await agents()).map((a) => a.pid)).not.toContain(agent.pid);
+  });
+
+  test('the steps of the node\'s backups share one node-side process, let go once idle', async () => {
+    for (const deadline = Date.now() + AGENT_IDLE_MS + 20_000; (await agents()).length > 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 500));
+    expect(await agents()).toEqual([]);
+    // Differential backups of the node, unchanged since the tests above: quick, with every node-side step.
+    const backup = (name: string) => h.client.workflow.execute(backupNode, { taskQueue, workflowId: uniqueId('shared-wf'), args: [{ backupName: name, fqdn: node, mode: 'differential' }] });
+    await backup(uniqueId('shared1'));
+    const first = await agents();
+    // Its check of the tool, planning, upload and manifest ran in this one agent (the shell SSH started, and the tool
+    // under it), now waiting for the node's next step.
+    expect(first.filter((a) => !first.some((b) => b.pid === a.ppid))).toHaveLength(1);
+    await backup(uniqueId('shared2'));
+    expect(await agents()).toEqual(first);
+    const idleSince = Date.now();
+    for (const deadline = idleSince + AGENT_IDLE_MS + 10_000; (await agents()).length > 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 250));
+    expect(await agents()).toEqual([]);
+    expect(Date.now() - idleSince).toBeGreaterThan(AGENT_IDLE_MS - 3000);
   });
 });
