@@ -14,7 +14,7 @@
  *   fixed cost         a backup of a node holding only the sample data (a few MiB)
  *   backup-cluster     ours from this machine over SSH (the tool on each node moves the bytes): the central worker's
  *                      peak RSS and CPU; beside it Python Medusa's backup-cluster step for step: snapshots on every node
- *                      at once, then `medusa backup-node --use-existing-snapshot` on each node in turn (-pu 1, the default
+ *                      at once, then `medusa backup-node` (which finds the snapshot there) on each node in turn (-pu 1, the default
  *                      of both)
  *   restore-node       `medusa restore-node` of the full backup, in place, on that node (stop, replace, start), ours
  *                      and Python Medusa's; the node is waited for (Up/Normal) after each, untimed
@@ -151,8 +151,9 @@ async function sh(host: string, command: string): Promise<Measured> {
   if (r.code !== 0) fail(`${host}: ${command}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return r;
 }
+/** The run, or an error that ends the benchmark after its cleanup (snapshots cleared, data dropped). */
 function ok(what: string, r: Measured): Measured {
-  if (r.code !== 0) fail(`${what} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
   return r;
 }
 
@@ -324,14 +325,14 @@ async function main(): Promise<void> {
       const hosts = NODES;
       // Python Medusa's backup-cluster, step for step (its pssh and medusa-wrapper aside: the sandbox's SSH sessions have
       // no PATH to it): `nodetool snapshot -t medusa-<name>` on every node at once, then on each node in turn (-pu 1,
-      // its default and ours) `medusa backup-node --use-existing-snapshot`, which uploads and clears that snapshot.
+      // its default and ours) `medusa backup-node`, which finds that snapshot, uploads it and clears it.
       const pyClusterRun = await inTurn([
         async () => {
           const t0 = process.hrtime.bigint();
           const snaps = await Promise.all(hosts.map((host) => measure(onHost(host, ['nodetool', 'snapshot', '-t', 'medusa-cluster']), { PATH: HOST_PATH })));
           return { ...snaps.find((r) => r.code !== 0) ?? snaps[0], seconds: Number(process.hrtime.bigint() - t0) / 1e9, peakRssMiB: 0, cpuSeconds: 0 };
         },
-        ...hosts.map((host) => () => medusa(host, iniFile(pyCluster, host), ['backup-node', '--backup-name', 'cluster', '--mode', 'differential', '--use-existing-snapshot'])),
+        ...hosts.map((host) => () => medusa(host, iniFile(pyCluster, host), ['backup-node', '--backup-name', 'cluster', '--mode', 'differential'])),
       ]);
       record('backup-cluster, 3 nodes, -pu 1', 'Python Medusa (its steps: snapshots at once, then each node in turn)', ok('Python Medusa\'s cluster backup', pyClusterRun), size + 2 * smallSize);
 
