@@ -162,7 +162,7 @@ test('the folder one listing covers: the longest shared prefix cut at a slash', 
   expect(commonFolder(['a/b', 'c/d'])).toBe('');
 });
 
-test('part MD5s of a local file in one read: the digests split --filter=md5sum gives, boundaries exact', async () => {
+test('part MD5s of a local file, hashed on threads: the digests split --filter=md5sum gives, in order, boundaries exact', async () => {
   const { partMd5sOfFile } = await import('../../src/nodes/local-hash');
   const { mkdtempSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
@@ -176,4 +176,14 @@ test('part MD5s of a local file in one read: the digests split --filter=md5sum g
   expect(await partMd5sOfFile(join(dir, 'f'), size)).toEqual(expected);
   writeFileSync(join(dir, 'empty'), '');
   expect(await partMd5sOfFile(join(dir, 'empty'), size)).toEqual([]);
+  // One part; and more parts than hashing threads, each in its place.
+  expect(await partMd5sOfFile(join(dir, 'f'), data.length)).toEqual([md5(data)]);
+  const small = 64 * 1024 + 1;
+  const many = Array.from({ length: Math.ceil(data.length / small) }, (_, k) => md5(data.subarray(k * small, (k + 1) * small)));
+  expect(many.length).toBeGreaterThan(20);
+  expect(await partMd5sOfFile(join(dir, 'f'), small)).toEqual(many);
+  await expect(partMd5sOfFile(join(dir, 'missing'), size)).rejects.toMatchObject({ code: 'ENOENT' });
+  const stop = new AbortController();
+  stop.abort(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
+  await expect(partMd5sOfFile(join(dir, 'f'), small, stop.signal)).rejects.toThrow('cancelled');
 });
