@@ -13,7 +13,7 @@
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { writeLocalFileAtomically } from '../../nodes/local-node-access';
 import { NodeAccess, shellQuote } from '../../nodes/node-access';
 import { DownloadItem } from '../../plan/download';
@@ -36,21 +36,27 @@ const TEMP_SIBLING = /^(.*\/)?\.([^/]+)\.[0-9a-f]{12}\.tmp$/;
 
 /** `body` passed through, counted and hashed; fails before its end when it is not exactly the item's bytes. */
 function checked(body: Readable, item: DownloadItem, onBytes: (n: number) => void): Readable {
-  return Readable.from((async function* () {
-    const md5 = createHash('md5');
-    let size = 0;
-    for await (const chunk of body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > item.size) throw new ChecksumMismatch(`${item.key}: more than the ${item.size} bytes of the manifest`);
-      md5.update(buf);
-      onBytes(buf.length);
-      yield buf;
-    }
-    if (size !== item.size) throw new ChecksumMismatch(`${item.key}: ${size} bytes downloaded, ${item.size} in the manifest`);
-    const got = md5.digest('hex');
-    if (item.md5 && got !== item.md5) throw new ChecksumMismatch(`${item.key}: MD5 ${got} downloaded, ${item.md5} in the manifest`);
-  })(), { objectMode: false });
+  const md5 = createHash('md5');
+  let size = 0;
+  // A Transform, not an async generator: a promise per chunk costs more than the hashing saves (~0.15 s a GiB).
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > item.size) return done(new ChecksumMismatch(`${item.key}: more than the ${item.size} bytes of the manifest`));
+      md5.update(chunk);
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+    flush(done) {
+      if (size !== item.size) return done(new ChecksumMismatch(`${item.key}: ${size} bytes downloaded, ${item.size} in the manifest`));
+      const got = md5.digest('hex');
+      if (item.md5 && got !== item.md5) return done(new ChecksumMismatch(`${item.key}: MD5 ${got} downloaded, ${item.md5} in the manifest`));
+      done();
+    },
+  });
+  // The body's failure is the stream's (a reset connection), as it was the generator's.
+  body.once('error', (err) => out.destroy(err));
+  return body.pipe(out);
 }
 
 /** Removes temp files of planned files left by an attempt that died. */
