@@ -1,7 +1,9 @@
 /**
  * Durability of a node backup on real parts: a worker killed mid-upload and replaced finishes the
  * backup without sending finished files again; a cancelled backup clears its snapshot; stagger
- * waits on durable timers; no secret reaches a workflow history.
+ * waits on durable timers; no secret reaches a workflow history; planning with md5 checks resumes from
+ * its checkpoint; transfer_max_bandwidth holds for uploads and downloads, on S3 and local storage, and an
+ * update changes it for a running backup, download or backup-cluster (every node's backup).
  */
 import { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -11,7 +13,7 @@ import { Layout } from '../../src/plan/layout';
 import { parseManifest } from '../../src/plan/manifest';
 import { runWorkDir } from '../../src/plan/work-dir';
 import { hashCheckpointPath } from '../../src/activities/backup/plan';
-import { backupCluster, backupNode, BackupNodeResult, setTransferMaxBandwidth, transferMaxBandwidth } from '../../src/workflows';
+import { backupCluster, backupNode, BackupNodeResult, downloadNode, setTransferMaxBandwidth, transferMaxBandwidth } from '../../src/workflows';
 import { Storage } from '../../src/storage/storage';
 import { Harness, listKeys, s3Ini, sandboxConfig, startHarness } from '../support/backup-harness';
 import { sandbox, uniqueId } from '../support/env';
@@ -188,20 +190,21 @@ test('a worker killed during phase 2 of a cluster backup is replaced; the cluste
 }, 600_000);
 
 /** What the running uploadFiles step of `handle` last heartbeated (its progress), or undefined before it runs. */
-async function uploadProgress(handle: { describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: { data?: Uint8Array | null }[] | null } | null }[] | null } }> }) {
-  const d = await handle.describe();
-  const a = (d.raw.pendingActivities ?? []).find((x) => x.activityType?.name === 'uploadFiles');
+async function uploadProgress(handle: { describe(): Promise<{ raw: { pendingActivities?: { activityType?: { name?: string | null } | null; heartbeatDetails?: { payloads?: { data?: Uint8Array | null }[] | null } | null }[] | null } }> }, step = 'uploadFiles') {
+  const d = await handle.describe().catch(() => undefined);
+  const a = (d?.raw.pendingActivities ?? []).find((x) => x.activityType?.name === step);
   const data = a?.heartbeatDetails?.payloads?.[0]?.data;
   return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { bytesDone: number; bytesTotal: number }) : undefined;
 }
 
-/** Seconds the (last) uploadFiles step of a finished workflow ran, from its history. */
-async function uploadSeconds(handle: WorkflowHandle): Promise<number> {
+/** Seconds the (last) `step` activity of a finished workflow ran, from its history. */
+async function stepSeconds(handle: WorkflowHandle, step = 'uploadFiles'): Promise<number> {
   const events = (await handle.fetchHistory()).events!;
-  const from = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).lastIndexOf('uploadFiles');
+  const from = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).lastIndexOf(step);
   const at = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) + (e.eventTime!.nanos ?? 0) / 1e9;
   return at(events.slice(from).find((e) => e.activityTaskCompletedEventAttributes)!) - at(events.slice(from).find((e) => e.activityTaskStartedEventAttributes)!);
 }
+const uploadSeconds = (handle: WorkflowHandle) => stepSeconds(handle);
 
 test('transfer_max_bandwidth holds for a running backup, and an update changes it while the files are on the wire', async () => {
   const prefix = uniqueId('bw').replace(/-/g, '');
@@ -230,4 +233,63 @@ test('transfer_max_bandwidth holds for a running backup, and an update changes i
   expect(r2.uploadedBytes).toBe(r2.bytes);
   // Unlimited from the step's next poll (every 3 s): far less than the minute 16 KiB/s needs.
   expect(await uploadSeconds(slow)).toBeLessThan(r2.bytes / (16 * 1024) / 3);
+}, 400_000);
+
+test('on local storage too: the upload and the download of a node each hold transfer_max_bandwidth, and an update frees a running download', async () => {
+  const prefix = uniqueId('bwlocal').replace(/-/g, '');
+  const { taskQueue } = await h.worker(sandboxConfig('local', { prefix }));
+  const rate = 128 * 1024;
+  const within10 = (bytes: number, seconds: number) => {
+    // The first second's burst left out, as above.
+    const measured = (bytes - rate) / seconds;
+    expect(measured).toBeGreaterThan(rate * 0.9);
+    expect(measured).toBeLessThan(rate * 1.1);
+  };
+  const backup = await h.client.workflow.start(backupNode, {
+    taskQueue, workflowId: `${prefix}/b`, args: [{ backupName: 'b', fqdn: '127.0.0.2', prefix, mode: 'full', transferMaxBandwidth: '128KB/s' }], workflowExecutionTimeout: '10 minutes',
+  });
+  const b = await backup.result();
+  within10(b.uploadedBytes, await uploadSeconds(backup));
+
+  const download = async (name: string, transferMaxBandwidth: string) => {
+    const destination = `/var/lib/cassandra/${uniqueId('bwdl')}`;
+    await onNode('127.0.0.2', `mkdir -p ${destination}`);
+    const handle = await h.client.workflow.start(downloadNode, {
+      taskQueue, workflowId: `${prefix}/${name}`, args: [{ backupName: 'b', fqdn: '127.0.0.2', prefix, destination, transferMaxBandwidth }], workflowExecutionTimeout: '10 minutes',
+    });
+    return { handle, destination };
+  };
+  const limited = await download('d1', '128KB/s');
+  const d1 = await limited.handle.result();
+  expect(d1.downloadedBytes).toBe(b.bytes);
+  within10(d1.downloadedBytes, await stepSeconds(limited.handle, 'downloadFiles'));
+
+  // At 16 KiB/s the download would take a minute: raised to unlimited once it runs, the rest comes at once.
+  const slow = await download('d2', '16KB/s');
+  for (let i = 0; i < 240 && !(await uploadProgress(slow.handle, 'downloadFiles'))?.bytesDone; i++) await new Promise((r) => setTimeout(r, 250));
+  expect(await slow.handle.executeUpdate(setTransferMaxBandwidth, { args: ['0'] })).toBe(16 * 1024);
+  const d2 = await slow.handle.result();
+  expect(d2.downloadedBytes).toBe(b.bytes);
+  expect(await stepSeconds(slow.handle, 'downloadFiles')).toBeLessThan(b.bytes / (16 * 1024) / 3);
+  await onNode('127.0.0.2', `rm -rf ${limited.destination} ${slow.destination}`);
+}, 400_000);
+
+test('an update of a running backup-cluster reaches the backups of its nodes', async () => {
+  const prefix = uniqueId('bwcluster').replace(/-/g, '');
+  const { taskQueue } = await h.worker(sandboxConfig('local', { prefix }));
+  const workflowId = `${prefix}/c`;
+  // About 1 MiB a node at 16 KiB/s: a minute each, three at once.
+  const cluster = await h.client.workflow.start(backupCluster, {
+    taskQueue, workflowId, args: [{ backupName: 'c', seedTarget: '127.0.0.2', prefix, mode: 'full', parallelUploads: 3, transferMaxBandwidth: '16KB/s' }], workflowExecutionTimeout: '10 minutes',
+  });
+  const child = h.client.workflow.getHandle(`${workflowId}/127.0.0.2`);
+  for (let i = 0; i < 480 && !(await uploadProgress(child))?.bytesDone; i++) await new Promise((r) => setTimeout(r, 250));
+  expect(await cluster.executeUpdate(setTransferMaxBandwidth, { args: ['0'] })).toBe(16 * 1024);
+  const r = await cluster.result();
+  expect(r.nodes.every((n) => n.result !== undefined)).toBe(true);
+  // Every node's upload, not only the cluster's own setting, went unlimited: far less than the minute each needed.
+  for (const n of r.nodes) {
+    const node = h.client.workflow.getHandle(`${workflowId}/${n.fqdn}`);
+    expect({ node: n.fqdn, seconds: await uploadSeconds(node) < n.result!.bytes / (16 * 1024) / 3 }).toEqual({ node: n.fqdn, seconds: true });
+  }
 }, 400_000);
