@@ -197,6 +197,9 @@ describe('a node-side upload in flight', () => {
     return out.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/)).map(([pid, ppid]) => ({ pid: Number(pid), ppid: Number(ppid) }));
   }
 
+  /** The agents whose parent is not an agent: one per SSH channel (the shell sshd started, the tool below it). */
+  const roots = (list: { pid: number; ppid: number }[]) => list.filter((a) => !list.some((b) => b.pid === a.ppid));
+
   async function whenUploading(name: string, objectsAtLeast: number): Promise<void> {
     const layout = new Layout(prefix, node);
     for (const deadline = Date.now() + 180_000; Date.now() < deadline;) {
@@ -230,7 +233,10 @@ describe('a node-side upload in flight', () => {
     const name = uniqueId('drop');
     const handle = await h.client.workflow.start(backupNode, { taskQueue, workflowId: uniqueId('drop-wf'), args: [{ backupName: name, fqdn: node, mode: 'full' }] });
     await whenUploading(name, 20);
-    const [agent] = await agents();
+    // The agent's tree is the shell SSH started and the tool under it; pids wrap here (pid_max 32768), so the shell
+    // is the one whose parent is not an agent, not the lower pid.
+    const tree = await agents();
+    const agent = roots(tree)[0];
     // Kill the node's sshd process serving this connection: the connection drops, as when a network link goes.
     const sent = new Map<string, number>();
     for (const key of await listKeys(storage, new Layout(prefix, node).dataRoot('full', name))) sent.set(key, (await storage.head(key))!.lastModified.getTime());
@@ -239,8 +245,9 @@ describe('a node-side upload in flight', () => {
     expect(result.uploadedFiles + result.alreadyPresentFiles).toBe(result.files);
     expect(result.alreadyPresentFiles).toBeGreaterThanOrEqual(sent.size);
     for (const [key, before] of sent) expect({ key, lastModified: (await storage.head(key))!.lastModified.getTime() }).toEqual({ key, lastModified: before });
-    // The node-side process of the dropped connection saw its channel close and is gone.
-    expect((await agents()).map((a) => a.pid)).not.toContain(agent.pid);
+    // The node-side processes of the dropped connection saw their channel close and are gone.
+    const left = (await agents()).map((a) => a.pid);
+    expect(tree.filter((a) => left.includes(a.pid))).toEqual([]);
   });
 
   test('the steps of the node\'s backups share one node-side process, let go once idle', async () => {
@@ -252,7 +259,7 @@ describe('a node-side upload in flight', () => {
     const first = await agents();
     // Its check of the tool, planning, upload and manifest ran in this one agent (the shell SSH started, and the tool
     // under it), now waiting for the node's next step.
-    expect(first.filter((a) => !first.some((b) => b.pid === a.ppid))).toHaveLength(1);
+    expect(roots(first)).toHaveLength(1);
     await backup(uniqueId('shared2'));
     expect(await agents()).toEqual(first);
     const idleSince = Date.now();
