@@ -118,7 +118,9 @@ function putIdle(ctx: ActivityContext, a: Agent): void {
   byKey.set(a.key, list);
   list.push(a);
   a.idle = setTimeout(() => {
-    list.splice(list.indexOf(a), 1);
+    // Never splice(-1): an agent taken meanwhile is no longer in the list.
+    const at = list.indexOf(a);
+    if (at >= 0) list.splice(at, 1);
     void a.node.close();
   }, AGENT_IDLE_MS);
   a.idle.unref();
