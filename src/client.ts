@@ -68,24 +68,6 @@ export function buildProgram(): Command {
       return undefined;
     }
   };
-  /**
-   * A command that runs workflows embedded starts the embedded server before it loads its own code (the SDK's
-   * client and worker, ~0.4 s), so that both come up at once; a server it started and did not use is let go.
-   */
-  const embeddedFirst = async (run: () => Promise<void>): Promise<void> => {
-    const config = configIfReadable();
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { planTemporal } = require('./temporal/plan') as typeof import('./temporal/plan');
-    const { EmbeddedTemporal } = require('./temporal/embedded') as typeof import('./temporal/embedded');
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    const plan = config && planTemporal(config);
-    if (plan?.kind === 'embedded') await EmbeddedTemporal.begin(plan.stateDir);
-    try {
-      await run();
-    } finally {
-      await EmbeddedTemporal.releaseUnclaimed();
-    }
-  };
   const program: Command = new Command('medusa')
     .description('Cassandra backups, Medusa-compatible, orchestrated by Temporal')
     .version(VERSION, '--version')
@@ -124,7 +106,7 @@ export function buildProgram(): Command {
         stagger = Number(o.stagger);
         if (!Number.isInteger(stagger) || stagger < 1) throw new ExitError(`--stagger must be a whole number of seconds ≥ 1, not ${o.stagger}`, 2);
       }
-      await embeddedFirst(async () => (await commands.backup()).backupCommand({ ...o, stagger, configFile: globals().configFile, overrides: overrides() }));
+      await (await commands.backup()).backupCommand({ ...o, stagger, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('backup-cluster')
@@ -145,7 +127,7 @@ export function buildProgram(): Command {
       + 'default: [orchestration] node_access of the worker\'s medusa.ini', false)
     .configureHelp(shortFlagsHelp('backup-cluster'))
     .action(async (o: Omit<BackupClusterCommandOptions, 'configFile' | 'overrides'>) => {
-      await embeddedFirst(async () => (await commands.backupCluster()).backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() }));
+      await (await commands.backupCluster()).backupClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('download')
@@ -158,7 +140,7 @@ export function buildProgram(): Command {
     .option('--temp-dir <dir>', 'directory on the node for work files', '/tmp')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { backupName: string; downloadDestination: string; keyspace: string[]; table: string[]; ignoreSystemKeyspaces: boolean; tempDir: string; taskQueue: string }) => {
-      await embeddedFirst(async () => (await commands.download()).downloadCommand({ ...o, configFile: globals().configFile, overrides: overrides() }));
+      await (await commands.download()).downloadCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   withRestoreSelection(program.command('restore-node'), 'the node')
@@ -174,7 +156,7 @@ export function buildProgram(): Command {
     .option('--version-target <version>', 'accepted for Medusa compatibility and ignored (it only matters to sstableloader)')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: Omit<RestoreNodeCommandOptions, 'configFile' | 'overrides'>) => {
-      await embeddedFirst(async () => (await commands.restore()).restoreNodeCommand({ ...o, configFile: globals().configFile, overrides: overrides() }));
+      await (await commands.restore()).restoreNodeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   withRestoreSelection(program.command('restore-cluster'), 'the cluster')
@@ -197,14 +179,14 @@ export function buildProgram(): Command {
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .configureHelp(shortFlagsHelp('restore-cluster'))
     .action(async (o: Omit<RestoreClusterCommandOptions, 'configFile' | 'overrides'>) => {
-      await embeddedFirst(async () => (await commands.restore()).restoreClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() }));
+      await (await commands.restore()).restoreClusterCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('purge')
     .description('delete the backups beyond [storage] max_backup_age / max_backup_count on every node, then unreferenced pool files older than backup_grace_period_in_days')
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { taskQueue: string }) => {
-      await embeddedFirst(async () => (await commands.purge()).purgeCommand({ ...o, configFile: globals().configFile, overrides: overrides() }));
+      await (await commands.purge()).purgeCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   program.command('delete-backup')
@@ -213,7 +195,7 @@ export function buildProgram(): Command {
     .option('-a, --all-nodes', 'delete it on every node, not only this one', false)
     .option('--task-queue <queue>', 'task queue of the worker that runs it', 'medusa')
     .action(async (o: { backupName: string; allNodes: boolean; taskQueue: string }) => {
-      await embeddedFirst(async () => (await commands.purge()).deleteBackupCommand({ ...o, configFile: globals().configFile, overrides: overrides() }));
+      await (await commands.purge()).deleteBackupCommand({ ...o, configFile: globals().configFile, overrides: overrides() });
     });
 
   const catalogue = () => ({ configFile: globals().configFile, overrides: overrides() });

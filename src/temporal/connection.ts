@@ -1,9 +1,29 @@
-/** Connections to the Temporal a command or worker uses (src/temporal/target.ts says which). */
+/**
+ * Temporal connection settings the way the Temporal tools read them: TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, and TOML profiles (TEMPORAL_PROFILE,
+ * TEMPORAL_CONFIG_FILE), through @temporalio/envconfig.
+ */
 import { Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
-import { temporalTarget, TemporalTarget } from './target';
 
-export type { TemporalTarget } from './target';
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+  config: ReturnType<typeof loadClientConnectConfig>;
+  /** An address came from the environment or a profile (otherwise: 127.0.0.1:7233, or embedded mode). */
+  configured: boolean;
+}
+
+export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
+  const config = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
+  return {
+    address: config.connectionOptions.address || '127.0.0.1:7233',
+    namespace: config.namespace ?? 'default',
+    config,
+    configured: Boolean(config.connectionOptions.address),
+  };
+}
 
 /** One line naming the address when the server does not answer. */
 export class TemporalUnreachableError extends Error {

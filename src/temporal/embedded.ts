@@ -145,9 +145,6 @@ function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A running embedded server this process uses; `release()` when done. */
-/** Acquisitions begun by {@link EmbeddedTemporal.begin}, by state directory, until a command takes them. */
-const begun = new Map<string, Promise<EmbeddedTemporal>>();
-
 export class EmbeddedTemporal {
   private constructor(readonly stateDir: string, readonly server: ServerRecord, readonly started: boolean) {}
 
@@ -167,40 +164,8 @@ export class EmbeddedTemporal {
     return lock(stateDir, { lockfilePath: join(stateDir, 'server.lock'), stale: 30_000, retries: { retries: 120, minTimeout: 250, maxTimeout: 1000 } });
   }
 
-  /**
-   * Begins acquiring the server of `stateDir` before the command loads the code that needs it (the SDK's client and
-   * worker take ~0.4 s to load, a server ~0.2 s to answer: both happen at once). Resolves once the server's process
-   * is started or found (or the attempt failed); the command's {@link acquire} then takes this acquisition, and
-   * {@link releaseUnclaimed} lets go of one that no acquire took.
-   */
-  static begin(stateDir: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-    if (begun.has(stateDir)) return Promise.resolve();
-    let started!: () => void;
-    const ready = new Promise<void>((resolve) => { started = resolve; });
-    const acquisition = EmbeddedTemporal.acquireNow(stateDir, env, started);
-    acquisition.then(started, started);
-    begun.set(stateDir, acquisition);
-    return ready;
-  }
-
-  /** Releases what {@link begin} acquired and no command took (a command that failed before it needed the server). */
-  static async releaseUnclaimed(): Promise<void> {
-    const left = [...begun.values()];
-    begun.clear();
-    for (const a of left) await (await a.catch(() => undefined))?.release();
-  }
-
-  /** Shares the running server of this state directory, or starts one (or takes the acquisition {@link begin} began). */
+  /** Shares the running server of this state directory, or starts one. */
   static async acquire(stateDir: string, env: NodeJS.ProcessEnv = process.env): Promise<EmbeddedTemporal> {
-    const early = begun.get(stateDir);
-    if (early) {
-      begun.delete(stateDir);
-      return early;
-    }
-    return EmbeddedTemporal.acquireNow(stateDir, env);
-  }
-
-  private static async acquireNow(stateDir: string, env: NodeJS.ProcessEnv, onSpawned?: () => void): Promise<EmbeddedTemporal> {
     const p = EmbeddedTemporal.paths(stateDir);
     try {
       mkdirSync(p.users, { recursive: true });
@@ -220,7 +185,7 @@ export class EmbeddedTemporal {
       if (!record || record.stopping || !isServer(record.pid, p.db) || !(await answers(record.address))) {
         // A server of ours that is stopping or no longer answers is gone (or killed) before another starts on its database.
         if (record && isServer(record.pid, p.db)) await stopServer(record.pid);
-        record = await EmbeddedTemporal.start(stateDir, env, onSpawned);
+        record = await EmbeddedTemporal.start(stateDir, env);
         writeFileSync(p.record, `${JSON.stringify(record)}\n`);
         started = true;
       }
@@ -231,7 +196,7 @@ export class EmbeddedTemporal {
     }
   }
 
-  private static async start(stateDir: string, env: NodeJS.ProcessEnv, onSpawned?: () => void): Promise<ServerRecord> {
+  private static async start(stateDir: string, env: NodeJS.ProcessEnv): Promise<ServerRecord> {
     const p = EmbeddedTemporal.paths(stateDir);
     const cli = findTemporalCli(env) ?? (await downloadTemporalCli(env));
     const [port, uiPort] = [await freePort(), await freePort()];
@@ -253,7 +218,6 @@ export class EmbeddedTemporal {
     child.once('error', (err) => { exit = err.message; });
     child.once('exit', (code, signal) => { exit = `exit ${code ?? signal}`; });
     child.unref();
-    onSpawned?.();
     const address = `127.0.0.1:${port}`;
     const deadline = Date.now() + 60_000;
     while (!(await answers(address))) {

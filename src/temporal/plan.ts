@@ -4,7 +4,7 @@
  * configured, the embedded server of the state directory. Pure apart from reading profile files.
  */
 import type { MedusaConfig } from '../config/medusa-config';
-import { temporalTarget, TemporalTarget } from './target';
+import { temporalTarget, TemporalTarget } from './connection';
 import { defaultStateDir } from './embedded';
 
 export type TemporalPlan =

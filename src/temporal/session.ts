@@ -69,9 +69,8 @@ export async function openSession(o: SessionOptions = {}): Promise<TemporalSessi
   try {
     const target: TemporalTarget = { address: embedded.address, namespace: plan.namespace, config: { connectionOptions: {} }, configured: false };
     o.log?.(`embedded Temporal server ${embedded.started ? 'started' : 'shared'} (state ${plan.stateDir}; UI ${embedded.uiUrl})`);
-    // The client's connection and the workers come up at once (the workflow thread loads its code meanwhile).
-    const workers = async () => {
-      if (!o.worker) return;
+    connection = await connectClient(target);
+    if (o.worker) {
       installQuietRuntime();
       native = await connectWorker(target);
       const worker = await createWorker({
@@ -86,12 +85,7 @@ export async function openSession(o: SessionOptions = {}): Promise<TemporalSessi
         });
         running.push({ worker: onNode, done: onNode.run() });
       }
-    };
-    // Both settled before either's failure is thrown, so that close() finds what the other opened.
-    const [client, started] = await Promise.allSettled([connectClient(target), workers()]);
-    if (client.status === 'fulfilled') connection = client.value;
-    if (client.status === 'rejected') throw client.reason;
-    if (started.status === 'rejected') throw started.reason;
+    }
     return { client: new Client({ connection, namespace: plan.namespace }), namespace: plan.namespace, embedded, close };
   } catch (err) {
     await close();
